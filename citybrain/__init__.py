@@ -1,0 +1,1 @@
+"""citybrain: the command line on top of the rooms (schemas, feeds, transforms, warehouse)."""

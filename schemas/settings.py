@@ -28,7 +28,9 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="CITYBRAIN_", extra="ignore", frozen=True)
 
-    home: Path = Field(default_factory=_default_home, description="Root of everything citybrain writes.")
+    home: Path = Field(
+        default_factory=_default_home, description="Root of everything citybrain writes."
+    )
     lake_catalog: str | None = Field(
         default=None,
         description=(

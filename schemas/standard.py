@@ -135,9 +135,8 @@ def std(
         security_level=security_level
         or {"sensitive_pi": "general-4", "pi": "general-3"}.get(pi, "general-2"),
         pi=pi,
-        open_level=open_level or {"sensitive_pi": "not_open", "pi": "conditional"}.get(
-            pi, "unconditional"
-        ),
+        open_level=open_level
+        or {"sensitive_pi": "not_open", "pi": "conditional"}.get(pi, "unconditional"),
         share_level=share_level or ("conditional" if pi != "none" else "unconditional"),
         masking=masking,
         business_key=business_key,

@@ -1,0 +1,46 @@
+# Two entry points for a fresh machine: `make demo` and `make test`.
+# Both install what they need from the package registries (uv, then the locked env).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# uv from PATH, or a private copy installed from PyPI into .tools/ (no curl | sh: a
+# government network reaches the package registries and nothing else).
+UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
+RUN := $(UV) run --locked
+
+.PHONY: help install demo test test-fast lint format bench clean
+
+help:
+	@echo "make demo    install, initialise the lake and run the demo city"
+	@echo "make test    install and run lint + the whole test suite"
+	@echo "make bench   run the benchmark scripts (figures in docs/benchmarks.md)"
+
+$(CURDIR)/.tools/bin/uv:
+	python3 -m venv $(CURDIR)/.tools
+	$(CURDIR)/.tools/bin/pip install --quiet --disable-pip-version-check uv
+
+install: $(UV)
+	$(UV) sync --locked
+
+demo: install
+	$(RUN) citybrain demo
+
+lint: install
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+
+test: lint
+	$(RUN) pytest -n 2 --dist loadgroup
+
+test-fast: install
+	$(RUN) pytest -n 2 --dist loadgroup -m "not slow"
+
+format: install
+	$(RUN) ruff format .
+	$(RUN) ruff check --fix .
+
+bench: install
+	$(RUN) python benchmarks/bench_codes.py
+
+clean:
+	rm -rf .citybrain .pytest_cache .ruff_cache

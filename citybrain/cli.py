@@ -1,0 +1,71 @@
+"""The ``citybrain`` command.
+
+Heavy modules (polars, duckdb, pyarrow, airflow) are imported inside the commands that
+need them, so ``citybrain --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from citybrain import demo_city_cli, lake_cli
+
+app = typer.Typer(
+    name="citybrain",
+    help=(
+        "City data brain (数据大脑): pull the five base feeds, normalize them against one "
+        "data standard, keep them in a DuckLake lake.\n\n"
+        "Start with `citybrain demo`, then `citybrain lake status` and `citybrain catalog`."
+    ),
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(lake_cli.app, name="lake", help="Create the lake and see its state.")
+app.add_typer(
+    demo_city_cli.app,
+    name="demo-city",
+    help="The demo city: generate departments' deliveries, serve its APIs on loopback.",
+)
+
+
+@app.command()
+def catalog(
+    fmt: str = typer.Option(
+        "table", "--format", "-f", help="table (readable) or markdown (for docs)."
+    ),
+    table: str | None = typer.Option(
+        None, "--table", "-t", help="Only this table, e.g. core.person."
+    ),
+) -> None:
+    """Print the data dictionary: every table and column with its Chinese label and governance."""
+    lake_cli.catalog_command(fmt, table)
+
+
+@app.command()
+def check(
+    code_type: str = typer.Argument(
+        ..., help="citizen_id, uscc, region_code, industry_code, licence_id, phone ..."
+    ),
+    values: list[str] = typer.Argument(..., help="Values to check, as a department sent them."),
+) -> None:
+    """Check values against a standard code type and show the normalized value or the reason."""
+    from citybrain.check_cli import check_values
+
+    raise typer.Exit(check_values(code_type, values))
+
+
+@app.command()
+def demo(
+    residents: int = typer.Option(20_000, help="Residents of the demo city."),
+    days: int = typer.Option(3, help="Days of increments after the initial full load."),
+    seed: int = typer.Option(42, help="Seed: the same seed gives the same city."),
+) -> None:
+    """The main job on the embedded defaults: initialise the lake and build the demo city."""
+    from citybrain.demo import run_demo
+
+    run_demo(residents=residents, days=days, seed=seed)
+
+
+if __name__ == "__main__":
+    app()
