@@ -94,7 +94,7 @@ class ResourceSpec(_Frozen):
                 f"resource {self.name}: mapped columns {unknown} are not columns of "
                 f"{self.table}; expected some of {sorted(model.model_fields)}"
             )
-            raise SpecError(msg)
+            raise ValueError(msg)  # pydantic reports it as a ValidationError
         required = {n for n, f in model.model_fields.items() if f.is_required()}
         unmapped = sorted(required - set(self.fields) - set(self.derived))
         if unmapped:
@@ -102,7 +102,7 @@ class ResourceSpec(_Frozen):
                 f"resource {self.name}: required columns {unmapped} of {self.table} are "
                 "neither mapped from a source field nor derived; map or derive them"
             )
-            raise SpecError(msg)
+            raise ValueError(msg)
         return self
 
     @property
