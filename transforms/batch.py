@@ -1,0 +1,149 @@
+"""The frame every normalization step works on, and how it ends: valid, rejected, duplicate.
+
+A feed's steps are pure ``LazyFrame -> LazyFrame`` functions. They share three columns:
+
+- ``_raw_record``: the source row as received, as JSON (kept for quarantine and replay);
+- ``_reasons``: reason codes collected so far (``id_number.checksum`` ...), never raised;
+- ``_warnings``: soft findings that do not reject the row (``uscc.org_code_check`` ...).
+
+``split`` ends the chain: rows with reasons are rejected, the rest are de-duplicated by
+business key (newest update wins) and shaped to the standard's Polars schema.
+
+>>> import polars as pl
+>>> lf = begin(pl.LazyFrame({"GMSFHM": ["11010519491231002X", "bad"], "_source": ["f"] * 2,
+...                          "_source_row": [1, 2]}))
+>>> lf = flag(lf, "id_number", pl.when(pl.col("GMSFHM") == "bad").then(pl.lit("format")))
+>>> lf.select("_source_row", "_reasons").collect().to_dicts()
+[{'_source_row': 1, '_reasons': []}, {'_source_row': 2, '_reasons': ['id_number.format']}]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import polars as pl
+
+RAW = "_raw_record"
+REASONS = "_reasons"
+WARNINGS = "_warnings"
+SOURCE = "_source"
+SOURCE_ROW = "_source_row"
+PROVENANCE_IN = (SOURCE, SOURCE_ROW)
+
+Step = Callable[[pl.LazyFrame], pl.LazyFrame]
+
+
+@dataclass(frozen=True)
+class NormalizedBatch:
+    """The three ways a source row can end (DESIGN.md decision 5: nothing lost).
+
+    - ``valid``: canonical columns of the table plus ``_source``, ``_source_row``;
+    - ``rejected``: ``_source``, ``_source_row``, ``raw_record``, ``reasons``;
+    - ``duplicates``: ``_source``, ``_source_row``, ``raw_record``, ``reason`` — rows
+      superseded inside the delivery by a newer update of the same business key.
+    """
+
+    valid: pl.LazyFrame
+    rejected: pl.LazyFrame
+    duplicates: pl.LazyFrame
+
+    def collect(self) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+        """Collect all three in one pass (shared sub-plans are computed once)."""
+        valid, rejected, duplicates = pl.collect_all([self.valid, self.rejected, self.duplicates])
+        return valid, rejected, duplicates
+
+
+def begin(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """Add the raw record (every source column as JSON) and empty reason lists."""
+    source_cols = [c for c in frame.collect_schema().names() if not c.startswith("_")]
+    return frame.with_columns(
+        pl.struct(source_cols).struct.json_encode().alias(RAW),
+        pl.lit([], dtype=pl.List(pl.String)).alias(REASONS),
+        pl.lit([], dtype=pl.List(pl.String)).alias(WARNINGS),
+    )
+
+
+def _append(frame: pl.LazyFrame, target: str, field: str, code: pl.Expr) -> pl.LazyFrame:
+    tagged = pl.concat_str(pl.lit(f"{field}."), code)
+    return frame.with_columns(
+        pl.when(code.is_not_null())
+        .then(pl.col(target).list.concat(pl.concat_list(tagged)))
+        .otherwise(pl.col(target))
+        .alias(target)
+    )
+
+
+def flag(frame: pl.LazyFrame, field: str, reason: pl.Expr) -> pl.LazyFrame:
+    """Reject the row with ``<field>.<reason>`` where ``reason`` is not null."""
+    return _append(frame, REASONS, field, reason)
+
+
+def warn(frame: pl.LazyFrame, field: str, warning: pl.Expr) -> pl.LazyFrame:
+    """Note ``<field>.<warning>`` on the row where ``warning`` is not null; keep the row."""
+    return _append(frame, WARNINGS, field, warning)
+
+
+def require(frame: pl.LazyFrame, columns: Sequence[str]) -> pl.LazyFrame:
+    """Reject rows where a required canonical column is null (``<column>.missing``).
+
+    >>> lf = begin(pl.LazyFrame({"name": ["a", None], "_source_row": [1, 2]}))
+    >>> require(lf, ["name"]).select(REASONS).collect()[REASONS].to_list()
+    [[], ['name.missing']]
+    """
+    for col in columns:
+        frame = flag(frame, col, pl.when(pl.col(col).is_null()).then(pl.lit("missing")))
+    return frame
+
+
+def run_steps(frame: pl.LazyFrame, steps: Sequence[Step]) -> pl.LazyFrame:
+    """Apply steps in order, like sqlglot's optimizer RULES."""
+    for step in steps:
+        frame = step(frame)
+    return frame
+
+
+def split(
+    frame: pl.LazyFrame,
+    *,
+    columns: Sequence[str],
+    schema: pl.Schema,
+    business_key: Sequence[str],
+    updated_at: str | None,
+) -> NormalizedBatch:
+    """End a chain: rejected rows, then newest-update-wins de-duplication, then shape.
+
+    Ties on the update time go to the later source row: a department that sends the same
+    key twice in one file means the second line.
+
+    >>> lf = begin(pl.LazyFrame({"k": ["a", "a", "b"], "t": [1, 2, 1],
+    ...                          "_source": ["f"] * 3, "_source_row": [1, 2, 3]}))
+    >>> batch = split(lf, columns=["k", "t"], schema=pl.Schema({"k": pl.String, "t": pl.Int64}),
+    ...               business_key=["k"], updated_at="t")
+    >>> valid, rejected, dups = batch.collect()
+    >>> valid.select("k", "t", "_source_row").sort("k").rows()
+    [('a', 2, 2), ('b', 1, 3)]
+    >>> dups.select("_source_row", "reason").rows()
+    [(1, 'superseded_in_delivery')]
+    """
+    bad = pl.col(REASONS).list.len() > 0
+    rejected = frame.filter(bad).select(
+        SOURCE, SOURCE_ROW, pl.col(RAW).alias("raw_record"), pl.col(REASONS).alias("reasons")
+    )
+    good = frame.filter(~bad)
+    order = [updated_at, SOURCE_ROW] if updated_at else [SOURCE_ROW]
+    # Rank within each key: the newest update (then the last row) is kept.
+    ranked = good.sort(order, descending=True, nulls_last=True).with_columns(
+        pl.int_range(pl.len()).over(business_key).alias("_rank")
+    )
+    keep = pl.col("_rank") == 0
+    valid = ranked.filter(keep).select(
+        *[pl.col(c).cast(schema[c]) for c in columns], SOURCE, SOURCE_ROW, WARNINGS
+    )
+    duplicates = ranked.filter(~keep).select(
+        SOURCE,
+        SOURCE_ROW,
+        pl.col(RAW).alias("raw_record"),
+        pl.lit("superseded_in_delivery").alias("reason"),
+    )
+    return NormalizedBatch(valid=valid, rejected=rejected, duplicates=duplicates)
