@@ -82,6 +82,9 @@ class ResourceSpec(_Frozen):
     # canonical column -> source field names the department uses, newest generation first
     fields: dict[str, tuple[str, ...]]
     cursor_field: str | None = None  # source field the incremental cursor follows
+    # canonical column that orders versions of a key (newest wins); None: the delivery's
+    # receipt time orders them (later delivery wins)
+    updated_at: str | None = None
     # columns the transforms compute from others (person_key from id_number, ...)
     derived: tuple[str, ...] = ()
 
@@ -148,6 +151,7 @@ POPULATION = FeedSpec(
                 HttpPageTransport(path="/api/v1/population/persons"),
             ),
             cursor_field="GXSJ",
+            updated_at="source_updated_at",
             derived=("person_key", "residence_region_code"),
             fields={
                 "id_number": _f("GMSFHM"),
@@ -187,6 +191,7 @@ LEGAL_ENTITY = FeedSpec(
                 ),
             ),
             cursor_field="核准日期",
+            updated_at="approved_date",
             derived=("industry_section", "capital_currency", "status_raw"),
             fields={
                 "uscc": _f("统一社会信用代码"),
@@ -237,6 +242,7 @@ GEOSPATIAL = FeedSpec(
             table="core.address_point",
             transports=(FileDropTransport(patterns=("address_*.csv",), format="csv"),),
             cursor_field="更新时间",
+            updated_at="source_updated_at",
             derived=("lon", "lat", "region_code", "grid_code", "h3_r9"),
             fields={
                 "address_code": _f("地址编码"),

@@ -32,6 +32,8 @@ class StagedBatch(BaseModel):
     rows_valid: int
     rows_rejected: int
     rows_duplicate: int
+    # canonical column that orders versions of a key; None: received_at orders them
+    updated_at: str | None = None
     cursor_field: str | None = None
     cursor_max: str | None = None  # the next watermark, committed with the batch
 
