@@ -29,6 +29,13 @@ class RawDelivery(BaseModel):
     received_at: datetime
     rows_hint: int | None = None  # records counted while storing, when known cheaply
     cursor_max: str | None = None  # largest cursor value seen (the next watermark)
+    # A UTF-8 copy of a text file sent in another encoding (raw_paths keep the bytes as
+    # received); readers use it so nothing downstream decodes GBK (DESIGN.md trap).
+    text_path: Path | None = None
+    lines: int | None = None  # physical lines of a text file as received
+    # What a person should know about this delivery: encoding fallbacks, a title row
+    # skipped, why the record count differs from the line count, ignored cursor values.
+    notes: tuple[str, ...] = ()
 
     @property
     def batch_id(self) -> str:

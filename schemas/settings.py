@@ -13,6 +13,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.errors import ConfigError
 
+# The demo city's feed server accepts exactly these (feeds/demo_city/server.py should import
+# them from here: feeds may import schemas, not the reverse), so the demo runs with no set-up.
+# They guard loopback test data only; a real deployment sets CITYBRAIN_POPULATION_TOKEN and
+# CITYBRAIN_CREDIT_API_KEY.
+DEMO_API_URL = "http://127.0.0.1:8765"
+DEMO_POPULATION_TOKEN = "citybrain-demo-population-token"
+DEMO_CREDIT_API_KEY = "citybrain-demo-credit-api-key"
+
 
 def _default_home() -> Path:
     # lake.md: everything written at run time lives under CITYBRAIN_HOME, by default
@@ -55,9 +63,54 @@ class Settings(BaseSettings):
         '{"core.person.phone": "important"} (the legal team decides grades).',
     )
 
+    # --- pull (feeds/connectors): sources, credentials, HTTP behaviour -----------------
+    population_api_url: str = Field(
+        default=DEMO_API_URL, description="Base URL of the population API (市公安局)."
+    )
+    population_token: SecretStr = Field(
+        default=SecretStr(DEMO_POPULATION_TOKEN),
+        description="Bearer token of the population API (the demo city's by default).",
+    )
+    credit_api_url: str = Field(
+        default=DEMO_API_URL, description="Base URL of the social credit API (信用办)."
+    )
+    credit_api_key: SecretStr = Field(
+        default=SecretStr(DEMO_CREDIT_API_KEY),
+        description="X-Api-Key of the social credit API (the demo city's by default).",
+    )
+    drop_dir: Path = Field(
+        # pydantic passes the fields validated so far, so this follows CITYBRAIN_HOME.
+        default_factory=lambda data: Path(data["home"]) / "demo_city" / "deliveries",
+        description="Exchange folder of the file drops, one sub-folder per feed "
+        "(default $CITYBRAIN_HOME/demo_city/deliveries).",
+    )
+    http_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="Timeout of one HTTP request (connect, read)."
+    )
+    http_attempts: int = Field(
+        default=5, ge=1, description="Attempts per API page before the pull gives up."
+    )
+    http_backoff_seconds: float = Field(
+        default=1.0, ge=0, description="First retry delay; doubles per attempt, with jitter."
+    )
+    http_backoff_max_seconds: float = Field(
+        default=30.0, ge=0, description="Longest delay between two attempts of a page."
+    )
+    http_retry_after_cap_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="Longest Retry-After honoured; a server asking for more is retried "
+        "after this many seconds.",
+    )
+
     @property
     def lake_dir(self) -> Path:
         return self.home / "lake"
+
+    @property
+    def raw_dir(self) -> Path:
+        """The raw zone: every delivery as received (DESIGN.md decision 3)."""
+        return self.home / "raw"
 
     @property
     def catalog(self) -> str:

@@ -1,0 +1,14 @@
+"""Connectors: pull a feed's deliveries into the raw zone, and read them back as text.
+
+- :func:`pull` — feed + resource + source (folder, file or URL) -> ``RawDelivery`` list.
+- :func:`read_delivery` — ``RawDelivery`` -> LazyFrame of String columns + provenance.
+
+See ``README.md`` beside this file for the rules the connectors keep.
+"""
+
+from __future__ import annotations
+
+from feeds.connectors.pull import pull
+from feeds.connectors.read import read_delivery
+
+__all__ = ["pull", "read_delivery"]
