@@ -63,6 +63,13 @@ class Settings(BaseSettings):
         '{"core.person.phone": "important"} (the legal team decides grades).',
     )
 
+    snapshot_retention_days: int = Field(
+        default=30,
+        ge=0,
+        description="Maintenance expires lake snapshots older than this: time travel "
+        "reaches back this many days.",
+    )
+
     # --- pull (feeds/connectors): sources, credentials, HTTP behaviour -----------------
     population_api_url: str = Field(
         default=DEMO_API_URL, description="Base URL of the population API (市公安局)."
