@@ -1,0 +1,171 @@
+"""The pipeline's task functions: pull, normalize (stage), load.
+
+The Airflow DAGs and ``citybrain ingest`` call exactly these, so a run outside Airflow
+takes the same code path. Each returns pointers and counts (JSON-able), never frames
+(DESIGN.md decision 8). Heavy modules are imported inside the functions.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from feeds.delivery import RawDelivery
+from feeds.spec import ResourceSpec, feed
+from schemas.settings import Settings, get_settings
+from transforms.staged import StagedBatch
+
+if TYPE_CHECKING:
+    import polars as pl
+
+# One slot: one lake writer at a time (DESIGN.md decision 6). The demo creates it.
+LAKE_WRITER_POOL = "lake_writer"
+
+
+def asset_uri(feed_name: str) -> str:
+    """URI of the Asset a feed's DAG updates (the marts DAG is scheduled on these)."""
+    return f"citybrain://lake/feeds/{feed_name}"
+
+
+def _resource(feed_name: str, resource: str) -> ResourceSpec:
+    spec = feed(feed_name)
+    for res in spec.resources:
+        if res.name == resource:
+            return res
+    msg = f"feed {feed_name} has no resource {resource!r}"
+    raise KeyError(msg)
+
+
+def pull_feed(
+    feed_name: str,
+    source: str | None = None,
+    *,
+    since: str | None = None,
+    settings: Settings | None = None,
+) -> list[dict[str, Any]]:
+    """Pull every resource of a feed into the raw zone; return the deliveries as dicts.
+
+    Without ``since``, each resource continues from its watermark in ``meta.watermarks``.
+    """
+    from feeds.connectors import pull
+    from warehouse.load import read_watermark
+
+    settings = settings or get_settings()
+    out: list[dict[str, Any]] = []
+    for res in feed(feed_name).resources:
+        start = since if since is not None else read_watermark(settings, feed_name, res.name)
+        for delivery in pull(feed_name, res.name, source, since=start, settings=settings):
+            out.append(delivery.model_dump(mode="json"))
+    return out
+
+
+def _with_version(frame: pl.LazyFrame, res: ResourceSpec, received_at: datetime) -> pl.LazyFrame:
+    import polars as pl
+
+    received = pl.lit(received_at.replace(tzinfo=None), dtype=pl.Datetime("us"))
+    if res.updated_at is None:
+        return frame.with_columns(received.alias("_version_at"))
+    version = pl.col(res.updated_at).cast(pl.Datetime("us"))
+    return frame.with_columns(pl.coalesce(version, received).alias("_version_at"))
+
+
+def stage_delivery(
+    delivery: dict[str, Any] | RawDelivery, *, settings: Settings | None = None
+) -> dict[str, Any]:
+    """Normalize one delivery and write its valid, rejected and duplicate rows as Parquet."""
+    from citybrain.keys import person_key
+    from feeds.connectors import read_delivery
+    from transforms import normalizer
+    from transforms.context import NormalizeContext
+
+    settings = settings or get_settings()
+    raw = delivery if isinstance(delivery, RawDelivery) else RawDelivery.model_validate(delivery)
+    res = _resource(raw.feed, raw.resource)
+    ctx = NormalizeContext(
+        fields=res.fields, today=raw.received_at.date(), person_key=person_key(settings)
+    )
+    batch = normalizer(res.table)(read_delivery(raw), ctx)
+    valid, rejected, duplicates = batch.collect()
+    valid = _with_version(valid.lazy(), res, raw.received_at).collect()
+
+    folder = staged_dir(settings) / raw.batch_id
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, frame in (("valid", valid), ("rejected", rejected), ("duplicates", duplicates)):
+        tmp = folder / f".{name}.parquet.tmp"
+        frame.write_parquet(tmp)
+        final = folder / f"{name}.parquet"
+        tmp.replace(final)
+        paths[name] = final
+
+    staged = StagedBatch(
+        batch_id=raw.batch_id,
+        feed=raw.feed,
+        resource=raw.resource,
+        table=res.table,
+        source=raw.source,
+        delivery_sha256=raw.sha256,
+        received_at=raw.received_at,
+        valid_path=paths["valid"],
+        rejected_path=paths["rejected"],
+        duplicates_path=paths["duplicates"],
+        rows_in=valid.height + rejected.height + duplicates.height,
+        rows_valid=valid.height,
+        rows_rejected=rejected.height,
+        rows_duplicate=duplicates.height,
+        updated_at=res.updated_at,
+        cursor_field=res.cursor_field,
+        cursor_max=raw.cursor_max,
+    )
+    return staged.model_dump(mode="json")
+
+
+def staged_dir(settings: Settings) -> Path:
+    return settings.home / "staged"
+
+
+def load_staged(
+    staged: dict[str, Any] | StagedBatch, *, settings: Settings | None = None
+) -> dict[str, Any]:
+    """Commit a staged batch to the lake in one transaction; return its counts."""
+    from warehouse.load import load_batch
+
+    settings = settings or get_settings()
+    batch = staged if isinstance(staged, StagedBatch) else StagedBatch.model_validate(staged)
+    result = load_batch(settings, batch)
+    return result.model_dump(mode="json")
+
+
+def ingest(
+    feed_name: str,
+    source: str | None = None,
+    *,
+    since: str | None = None,
+    settings: Settings | None = None,
+) -> list[dict[str, Any]]:
+    """Pull, normalize and load every delivery of a feed: the DAG's work, without Airflow."""
+    settings = settings or get_settings()
+    deliveries = pull_feed(feed_name, source, since=since, settings=settings)
+    staged = [stage_delivery(d, settings=settings) for d in deliveries]
+    return load_all(staged, settings=settings)
+
+
+def load_all(
+    staged: list[dict[str, Any]], *, settings: Settings | None = None
+) -> list[dict[str, Any]]:
+    """Load staged batches one after the other, oldest delivery first.
+
+    Order matters for history only (newest-update-wins protects current rows either way):
+    loading in receipt order keeps each key's SCD2 versions in the order they happened.
+    """
+    batches = [s if isinstance(s, StagedBatch) else StagedBatch.model_validate(s) for s in staged]
+    batches.sort(key=lambda b: (b.received_at, b.source))
+    return [load_staged(b, settings=settings) for b in batches]
+
+
+def maintain_lake(*, settings: Settings | None = None) -> dict[str, Any]:
+    """Compact and expire (the maintenance DAG's one task)."""
+    from warehouse.maintenance import maintain
+
+    return maintain(settings or get_settings()).model_dump()
