@@ -563,3 +563,13 @@ def init_lake(
     finally:
         if own:
             con.close()
+
+
+def use_lake(settings: Settings) -> str:
+    """``USE <lake>``: lets static ``.sql`` files name tables as ``core.person``.
+
+    >>> from schemas.settings import Settings
+    >>> use_lake(Settings(lake_name="lake"))
+    'USE lake'
+    """
+    return exp.Use(this=exp.to_identifier(settings.lake_name)).sql(dialect="duckdb")

@@ -1,0 +1,150 @@
+"""`citybrain demo` / `make demo`: the whole system on the embedded defaults, in minutes.
+
+1. initialise the lake; 2. generate the demo city's deliveries (skipped when the same
+city is already there); 3. start its feed server on loopback; 4. run every feed DAG through
+Airflow (real runs in Airflow's metadata DB, visible later in `citybrain up`);
+5. print per feed what came in and how it ended.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from feeds.spec import FEEDS
+from schemas.settings import Settings, get_settings
+
+console = Console()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _generate(settings: Settings, residents: int, days: int, seed: int) -> Path:
+    from feeds.demo_city import GenerateParams, generate
+
+    out = settings.home / "demo_city"
+    manifest = out / "manifest.json"
+    wanted = {"residents": residents, "days": days, "seed": seed}
+    if manifest.exists():
+        params = json.loads(manifest.read_text()).get("params", {})
+        if all(params.get(k) == v for k, v in wanted.items()):
+            console.print(f"[dim]Demo city already generated in {out} (same seed and size).[/]")
+            return out
+    with console.status(f"Generating a city of {residents:,} residents and {days} days..."):
+        generate(GenerateParams(residents=residents, days=days, seed=seed, out=out))
+    console.print(f"Generated the demo city in {out}")
+    return out
+
+
+def _run_feed_dags(settings: Settings, api_url: str) -> dict[str, float]:
+    from citybrain import airflow_env
+
+    env = airflow_env.environment(
+        settings,
+        extra={
+            "CITYBRAIN_POPULATION_API_URL": api_url,
+            "CITYBRAIN_CREDIT_API_URL": api_url,
+        },
+    )
+    with console.status("Preparing Airflow (metadata database, lake_writer pool)..."):
+        airflow_env.prepare(settings, env=env)
+    seconds: dict[str, float] = {}
+    for name in FEEDS:
+        started = time.perf_counter()
+        with console.status(f"Airflow: running DAG feed_{name}..."):
+            result = airflow_env.airflow(
+                settings, "dags", "test", f"feed_{name}", env=env, check=False
+            )
+        seconds[name] = time.perf_counter() - started
+        state = "[green]success[/]" if result.returncode == 0 else "[red]failed[/]"
+        console.print(f"  feed_{name}: {state} in {seconds[name]:.1f} s")
+        if result.returncode != 0:
+            log = settings.home / "airflow" / f"demo-feed_{name}.log"
+            log.write_text(result.stdout + result.stderr)
+            console.print(f"    [red]see {log}[/] — the last lines:")
+            console.print("    " + "\n    ".join((result.stdout + result.stderr).splitlines()[-8:]))
+    return seconds
+
+
+def summary_rows(settings: Settings) -> list[dict[str, Any]]:
+    """Per feed: batches and rows in/loaded/quarantined/duplicate, top reasons, freshness."""
+    from warehouse.lake import attach, use_lake
+    from warehouse.sql import load_sql
+
+    con = attach(settings, read_only=True)
+    try:
+        con.execute(use_lake(settings))
+        cur = con.execute(load_sql("demo_summary"))
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+    finally:
+        con.close()
+
+
+def print_summary(settings: Settings) -> None:
+    table = Table(title="What the lake received, per feed", box=box.SIMPLE_HEAVY)
+    for col, justify in (
+        ("feed", "left"),
+        ("batches", "right"),
+        ("rows in", "right"),
+        ("loaded", "right"),
+        ("quarantined", "right"),
+        ("duplicate", "right"),
+        ("reconciles", "center"),
+        ("top quarantine reasons", "left"),
+        ("last load", "left"),
+        ("fresh", "center"),
+    ):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for row in summary_rows(settings):
+        spec = FEEDS[row["feed"]]
+        fresh = (
+            row["age_hours"] is not None
+            and row["age_hours"] <= spec.freshness_sla.total_seconds() / 3600
+        )
+        table.add_row(
+            f"{row['feed']} [dim]{spec.label}[/]",
+            str(row["batches"]),
+            f"{row['rows_in']:,}",
+            f"{row['rows_loaded']:,}",
+            f"{row['rows_quarantined']:,}",
+            f"{row['rows_duplicate']:,}",
+            "[green]yes[/]" if row["reconciles"] else "[red]NO[/]",
+            row["top_reasons"] or "",
+            str(row["last_loaded_at"])[:19],
+            "[green]yes[/]" if fresh else "[yellow]stale[/]",
+        )
+    console.print(table)
+
+
+def run_demo(*, residents: int, days: int, seed: int) -> None:
+    from feeds.demo_city.server import Faults, serve
+    from warehouse.lake import init_lake
+
+    settings = get_settings()
+    console.rule("[bold]citybrain demo")
+    report = init_lake(settings)
+    console.print(f"Lake ready: {settings.catalog} ({report})")
+    out = _generate(settings, residents, days, seed)
+
+    port = _free_port()
+    # Modest faults on: the pull must retry through 429s, 503s and truncated pages.
+    with serve(out, port=port, faults=Faults(seed=seed, rate_429=0.03, rate_503=0.02)) as server:
+        console.print(f"Feed server on {server.url} (population and credit APIs)")
+        _run_feed_dags(settings, server.url)
+    print_summary(settings)
+    console.print(
+        "\nNext: [bold]uv run citybrain lake status[/], [bold]uv run citybrain quarantine list[/], "
+        "[bold]make up[/] for the Airflow UI with these runs."
+    )

@@ -1,0 +1,38 @@
+"""`citybrain ingest FEED --source ...`: one feed end to end, without Airflow."""
+
+from __future__ import annotations
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from schemas.errors import CitybrainError
+
+
+def run_ingest(feed: str, source: str | None, since: str | None) -> int:
+    from citybrain.tasks import ingest
+
+    console = Console()
+    try:
+        with console.status(f"Ingesting {feed}..."):
+            results = ingest(feed, source, since=since)
+    except CitybrainError as exc:
+        console.print(f"[red]ingest {feed} failed:[/] {exc}")
+        return 1
+    if not results:
+        console.print(f"Nothing new for {feed}: every delivery is already in the lake.")
+        return 0
+    table = Table(title=f"ingest {feed}", box=box.SIMPLE_HEAVY)
+    for col in ("batch", "status", "rows in", "loaded", "quarantined", "duplicate"):
+        table.add_column(col, justify="left" if col in {"batch", "status"} else "right")
+    for r in results:
+        table.add_row(
+            r["batch_id"],
+            r["status"],
+            f"{r['rows_in']:,}",
+            f"{r['rows_loaded']:,}",
+            f"{r['rows_quarantined']:,}",
+            f"{r['rows_duplicate']:,}",
+        )
+    console.print(table)
+    return 0
