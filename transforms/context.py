@@ -22,3 +22,6 @@ class NormalizeContext:
     today: date
     # HMAC key for person_key (DESIGN.md decision 7); from configuration, never code.
     person_key: bytes = field(repr=False, default=b"")
+    # authority name -> its credit code, for older credit records that carry only the
+    # name (filled from the lake's known authorities; empty is fine)
+    authority_codes: Mapping[str, str] = field(default_factory=dict)
