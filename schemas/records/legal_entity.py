@@ -42,7 +42,7 @@ class LegalEntity(CanonicalRecord):
         default=None,
         code="registration_number",
     )
-    name: str = std("企业名称", "Registered name, brackets normalized to full width.")
+    name: str = std("企业名称", "Registered name; brackets in their NFKC (half-width) form.")
     entity_type: str | None = std("企业类型", "Entity type as registered (企业类型).", default=None)
     legal_rep_name: str | None = std(
         "法定代表人",
