@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from citybrain import demo_city_cli, lake_cli
+from citybrain import demo_city_cli, lake_cli, quarantine_cli
 
 app = typer.Typer(
     name="citybrain",
@@ -27,6 +27,40 @@ app.add_typer(
     name="demo-city",
     help="The demo city: generate departments' deliveries, serve its APIs on loopback.",
 )
+
+app.add_typer(
+    quarantine_cli.app,
+    name="quarantine",
+    help="Rows that could not be loaded: list, show, replay after a fix.",
+)
+
+
+@app.command()
+def ingest(
+    feed: str = typer.Argument(
+        ..., help="population, legal_entity, geospatial, credit or licence."
+    ),
+    source: str | None = typer.Option(
+        None, "--source", "-s", help="Folder (file drop), file, or API base URL."
+    ),
+    since: str | None = typer.Option(
+        None, help="Pull from this ISO date/time; default: the feed's watermark."
+    ),
+) -> None:
+    """Pull, normalize and load one feed — the same task functions as its Airflow DAG."""
+    from citybrain.ingest_cli import run_ingest
+
+    raise typer.Exit(run_ingest(feed, source, since))
+
+
+@app.command()
+def up(
+    port: int = typer.Option(8080, help="Port of the Airflow UI on 127.0.0.1."),
+) -> None:
+    """Start Airflow (UI, scheduler, DAG processor) on loopback with citybrain's DAGs."""
+    from citybrain.up import run_up
+
+    run_up(port)
 
 
 @app.command()

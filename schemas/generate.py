@@ -83,6 +83,15 @@ def _provenance(
 
 
 PROVENANCE_COLUMNS: tuple[Column, ...] = (
+    # First, beside the fields it is derived from: the loader compares it to keep a late,
+    # older update from overwriting a newer one (and it opens the version's SCD2 period).
+    _provenance(
+        "_version_at",
+        "TIMESTAMP",
+        "版本时间",
+        "Orders versions of a key: the table's update column, else the delivery's receipt "
+        "time (UTC).",
+    ),
     _provenance("_feed", "VARCHAR", "数据源", "Feed that delivered the row (population, ...)."),
     _provenance("_batch_id", "VARCHAR", "批次号", "Batch that loaded this version (meta.batches)."),
     _provenance("_source", "VARCHAR", "来源", "File, URL or page the row came from."),

@@ -37,8 +37,7 @@ def clean_text(expr: pl.Expr) -> pl.Expr:
 
     NFKC is the costly step (about 1 s per 5M values), and it is the identity on ASCII,
     which is what almost every value of a code column is; it therefore sits behind a
-    ``when`` on "has a non-ASCII character", and Polars evaluates a ``then`` branch only
-    on the rows its condition selects.
+    ``when`` on "has a non-ASCII character", which spares the rows that are not selected.
 
     Example:
         >>> import polars as pl
@@ -51,10 +50,10 @@ def clean_text(expr: pl.Expr) -> pl.Expr:
         .str.replace_all(_ZERO_WIDTH, "")
         .str.replace_all(_ODD_SPACES, " ")
     )
-    # `expr` is referenced three times: free for a column, deduplicated by the lazy
-    # optimizer otherwise. A struct field would compute it once in every mode, but inside
-    # struct.eval Polars evaluates a `then` branch on all rows as soon as one needs it,
-    # which made dirty batches (1% full-width rows) three times slower.
+    # `expr` is referenced three times: free for a column, recomputed for a computed input
+    # (clean first, then pass the column). A struct field would compute it once, but inside
+    # struct.eval the NFKC branch costs as much as on every row, which made batches with 1%
+    # full-width rows several times slower (see schemas.codes._core).
     return (
         pl.when(_non_ascii(expr))
         .then(fixed)
