@@ -54,7 +54,8 @@ def _group(i: int) -> pl.Expr:
 
 
 def _stages(expr: pl.Expr) -> pl.Expr:
-    """Struct of the parsed pieces: fields s, parts, excel, date, seconds, offset."""
+    """Struct of the parsed pieces (cleaned text, regex groups, Excel serial, date, time of
+    day in microseconds, UTC offset in minutes, validity flags)."""
     s = F("s")
     year = pl.coalesce(_group(1), _group(7))
     month = pl.coalesce(_group(2), _group(8)).str.zfill(2)
@@ -86,7 +87,7 @@ def _stages(expr: pl.Expr) -> pl.Expr:
         .struct.with_fields(
             serial=serial,
             date=(year + month + day).str.strptime(pl.Date, "%Y%m%d", strict=False),
-            time_given=hour.is_not_null(),
+            parsed=_group(1).is_not_null() | _group(7).is_not_null(),
             time_ok=(
                 hour.is_null()
                 | (
@@ -138,12 +139,11 @@ def parse_date(expr: pl.Expr) -> pl.Expr:
         {'value': None, 'reason': 'format', 'open_ended': False}
     """
     s = F("s")
-    parsed = _group(1).is_not_null() | _group(7).is_not_null()
     reason = first_reason(
         s,
         (F("open_ended"), None),
         (F("serial").is_not_null() & ~F("excel_ok"), "format"),
-        (F("serial").is_null() & ~parsed, "format"),
+        (F("serial").is_null() & ~F("parsed"), "format"),
         (F("date").is_null(), "invalid_date"),
     )
     checked = (
@@ -177,11 +177,10 @@ def parse_datetime(expr: pl.Expr) -> pl.Expr:
         {'value': None, 'reason': 'invalid_date'}
     """
     s = F("s")
-    parsed = _group(1).is_not_null() | _group(7).is_not_null()
     reason = first_reason(
         s,
         (F("serial").is_not_null() & ~F("excel_ok"), "format"),
-        (F("serial").is_null() & ~parsed, "format"),
+        (F("serial").is_null() & ~F("parsed"), "format"),
         (F("open_ended"), "format"),
         (F("date").is_null(), "invalid_date"),
         (~F("time_ok"), "invalid_time"),

@@ -51,7 +51,7 @@ def clean_text(expr: pl.Expr) -> pl.Expr:
         .str.replace_all(_ODD_SPACES, " ")
     )
     # `expr` is referenced three times: free for a column, recomputed for a computed input
-    # (clean first, then pass the column). A struct field would compute it once, but inside
+    # (so pass a column where you can). A struct field would compute it once, but inside
     # struct.eval the NFKC branch costs as much as on every row, which made batches with 1%
     # full-width rows several times slower (see schemas.codes._core).
     return (
