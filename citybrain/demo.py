@@ -93,39 +93,33 @@ def summary_rows(settings: Settings) -> list[dict[str, Any]]:
 
 
 def print_summary(settings: Settings) -> None:
+    rows = summary_rows(settings)
     table = Table(title="What the lake received, per feed", box=box.SIMPLE_HEAVY)
-    for col, justify in (
-        ("feed", "left"),
-        ("batches", "right"),
-        ("rows in", "right"),
-        ("loaded", "right"),
-        ("quarantined", "right"),
-        ("duplicate", "right"),
-        ("reconciles", "center"),
-        ("top quarantine reasons", "left"),
-        ("last load", "left"),
-        ("fresh", "center"),
-    ):
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
-    for row in summary_rows(settings):
+    table.add_column("feed", no_wrap=True)
+    for col in ("batches", "rows in", "loaded", "quarantined", "duplicate"):
+        table.add_column(col, justify="right")
+    table.add_column("ok", justify="center")
+    table.add_column("fresh", justify="center")
+    for row in rows:
         spec = FEEDS[row["feed"]]
-        fresh = (
-            row["age_hours"] is not None
-            and row["age_hours"] <= spec.freshness_sla.total_seconds() / 3600
-        )
+        sla_hours = spec.freshness_sla.total_seconds() / 3600
+        fresh = row["age_hours"] is not None and row["age_hours"] <= sla_hours
         table.add_row(
-            f"{row['feed']} [dim]{spec.label}[/]",
+            row["feed"],
             str(row["batches"]),
             f"{row['rows_in']:,}",
             f"{row['rows_loaded']:,}",
             f"{row['rows_quarantined']:,}",
             f"{row['rows_duplicate']:,}",
             "[green]yes[/]" if row["reconciles"] else "[red]NO[/]",
-            row["top_reasons"] or "",
-            str(row["last_loaded_at"])[:19],
             "[green]yes[/]" if fresh else "[yellow]stale[/]",
         )
     console.print(table)
+    console.print(
+        "[bold]Top quarantine reasons[/] (rows held in meta.quarantine with their raw record):"
+    )
+    for row in rows:
+        console.print(f"  {row['feed']:<13} {row['top_reasons'] or '—'}")
 
 
 def run_demo(*, residents: int, days: int, seed: int) -> None:
@@ -135,7 +129,8 @@ def run_demo(*, residents: int, days: int, seed: int) -> None:
     settings = get_settings()
     console.rule("[bold]citybrain demo")
     report = init_lake(settings)
-    console.print(f"Lake ready: {settings.catalog} ({report})")
+    what = f"created {len(report.created_tables)} tables" if report.changed else "already there"
+    console.print(f"Lake ready at {settings.catalog} ({what}, {len(report.tables)} tables)")
     out = _generate(settings, residents, days, seed)
 
     port = _free_port()
