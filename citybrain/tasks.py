@@ -7,7 +7,6 @@ takes the same code path. Each returns pointers and counts (JSON-able), never fr
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +16,7 @@ from schemas.settings import Settings, get_settings
 from transforms.staged import StagedBatch
 
 if TYPE_CHECKING:
-    import polars as pl
+    pass
 
 # One slot: one lake writer at a time (DESIGN.md decision 6). The demo creates it.
 LAKE_WRITER_POOL = "lake_writer"
@@ -49,25 +48,25 @@ def pull_feed(
     Without ``since``, each resource continues from its watermark in ``meta.watermarks``.
     """
     from feeds.connectors import pull
-    from warehouse.load import read_watermark
+    from warehouse.load import read_watermark, register_delivery
 
     settings = settings or get_settings()
     out: list[dict[str, Any]] = []
     for res in feed(feed_name).resources:
         start = since if since is not None else read_watermark(settings, feed_name, res.name)
         for delivery in pull(feed_name, res.name, source, since=start, settings=settings):
+            # Raw first (DESIGN.md decision 3): on record before anything parses it.
+            register_delivery(
+                settings,
+                sha256=delivery.sha256,
+                feed=delivery.feed,
+                source=delivery.source,
+                raw_path=delivery.raw_paths[0].parent,
+                size_bytes=sum(p.stat().st_size for p in delivery.raw_paths),
+                received_at=delivery.received_at,
+            )
             out.append(delivery.model_dump(mode="json"))
     return out
-
-
-def _with_version(frame: pl.LazyFrame, res: ResourceSpec, received_at: datetime) -> pl.LazyFrame:
-    import polars as pl
-
-    received = pl.lit(received_at.replace(tzinfo=None), dtype=pl.Datetime("us"))
-    if res.updated_at is None:
-        return frame.with_columns(received.alias("_version_at"))
-    version = pl.col(res.updated_at).cast(pl.Datetime("us"))
-    return frame.with_columns(pl.coalesce(version, received).alias("_version_at"))
 
 
 def stage_delivery(
@@ -87,7 +86,6 @@ def stage_delivery(
     )
     batch = normalizer(res.table)(read_delivery(raw), ctx)
     valid, rejected, duplicates = batch.collect()
-    valid = _with_version(valid.lazy(), res, raw.received_at).collect()
 
     folder = staged_dir(settings) / raw.batch_id
     folder.mkdir(parents=True, exist_ok=True)

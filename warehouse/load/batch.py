@@ -1,0 +1,302 @@
+"""Load one staged batch into the lake in one DuckLake transaction (DESIGN.md decisions 4-6).
+
+Inside the transaction, in order: the ledger is asked whether the batch already loaded (then
+nothing is written and no snapshot made); the valid rows are planned
+(:mod:`warehouse.load.plan`) and applied to core and history (:mod:`warehouse.load.apply`);
+rejected rows go to ``meta.quarantine``; the counts are reconciled (a mismatch is a bug
+and the batch fails before COMMIT); then ``meta.batches`` and ``meta.watermarks`` are
+written. The whole attempt is retried when the catalog is busy
+(:func:`warehouse.retry.with_retry`), each time from a fresh snapshot.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import duckdb
+from sqlglot import exp
+
+from schemas.errors import LakeError
+from schemas.generate import DIALECT
+from warehouse.extensions import load_extension, loaded_extensions
+from warehouse.lake import attach
+from warehouse.load import ledger
+from warehouse.load.apply import close_history, delete_updated, insert_core, insert_history
+from warehouse.load.plan import INCOMING, Action, Plan, action_counts, incoming_statement
+from warehouse.load.result import BatchResult, DuplicateBreakdown, ReconciliationError
+from warehouse.load.staging import LoadInput, now, prepare
+from warehouse.load.statements import statement
+from warehouse.retry import transaction, with_retry
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from datetime import datetime
+
+    from schemas.settings import Settings
+    from transforms.staged import StagedBatch
+
+T = TypeVar("T")
+
+
+def _execute(
+    con: duckdb.DuckDBPyConnection, expression: exp.Expression, params: dict[str, Any]
+) -> list[tuple]:
+    return con.execute(expression.sql(dialect=DIALECT), params).fetchall()
+
+
+def _affected(rows: list[tuple]) -> int:
+    return int(rows[0][0]) if rows else 0
+
+
+def _plan(con: duckdb.DuckDBPyConnection, lake: str, job: LoadInput) -> Plan:
+    create = incoming_statement(
+        job.model,
+        lake,
+        geometry=job.geometry,
+        updated_at=job.updated_at,
+        per_row_received_at=job.per_row_received_at,
+    )
+    params: dict[str, Any] = {"valid_path": str(job.valid_path)}
+    if not job.per_row_received_at:
+        params["received_at"] = job.received_at
+    _execute(con, create, params)
+    counts = {Action(a): int(n) for a, n in _execute(con, action_counts(), {})}
+    return Plan(counts)
+
+
+def _reconcile(job: LoadInput, plan: Plan, quarantined: int) -> DuplicateBreakdown:
+    duplicates = DuplicateBreakdown(
+        superseded_in_delivery=job.superseded_upstream + plan[Action.SUPERSEDED_IN_DELIVERY],
+        identical=plan[Action.IDENTICAL],
+        older_than_lake=plan[Action.OLDER_THAN_LAKE],
+    )
+    problems = []
+    if plan.total != job.rows_valid:
+        problems.append(f"{plan.total:,} rows planned from {job.rows_valid:,} valid rows")
+    if quarantined != job.rows_rejected:
+        problems.append(f"{quarantined:,} rows quarantined of {job.rows_rejected:,} rejected")
+    ended = plan.written + quarantined + duplicates.total
+    if ended != job.rows_in:
+        problems.append(
+            f"rows_in {job.rows_in:,} != loaded {plan.written:,} + quarantined "
+            f"{quarantined:,} + duplicate {duplicates.total:,}"
+        )
+    if problems:
+        msg = (
+            f"batch {job.batch_id} into {job.table} does not reconcile: "
+            + "; ".join(problems)
+            + ". Nothing was committed; this is a loader bug, please report it with the batch."
+        )
+        raise ReconciliationError(msg)
+    return duplicates
+
+
+def _write_versions(
+    con: duckdb.DuckDBPyConnection, lake: str, job: LoadInput, plan: Plan, params: dict[str, Any]
+) -> None:
+    """Core and history: replace updated keys, insert new versions, check one row per key."""
+    updates = plan[Action.UPDATE]
+    # A full load (nothing to update) skips both: no delete files, no history rewrite.
+    deleted = _affected(_execute(con, delete_updated(job.model, lake), {})) if updates else 0
+    closed = _affected(_execute(con, close_history(job.model, lake), {})) if updates else 0
+    inserted = _affected(_execute(con, insert_core(job.model, lake), params))
+    _execute(con, insert_history(job.model, lake), params)
+    if deleted != updates or closed != updates or inserted != plan.written:
+        msg = (
+            f"batch {job.batch_id}: {job.table} is not one current row per key: "
+            f"{deleted:,} core rows and {closed:,} current history rows replaced for "
+            f"{updates:,} updated keys, {inserted:,} rows inserted for {plan.written:,} new "
+            "versions. Nothing was committed; check the table for duplicate keys."
+        )
+        raise ReconciliationError(msg)
+
+
+def apply_batch(
+    con: duckdb.DuckDBPyConnection,
+    lake: str,
+    job: LoadInput,
+    *,
+    started_at: datetime,
+    note: str | None = None,
+) -> BatchResult:
+    """Write one batch in the caller's open transaction; the result has no snapshot yet.
+
+    Raises:
+        ReconciliationError: counts do not add up (the caller's transaction must roll back).
+    """
+    loaded_at = now()
+    ledger.label_snapshot(
+        con,
+        lake,
+        f"{job.kind} {job.batch_id} into {job.table}",
+        {"batch_id": job.batch_id, "feed": job.feed, "table": job.table, "source": job.source},
+    )
+    plan = _plan(con, lake, job)
+    _write_versions(
+        con, lake, job, plan, {"feed": job.feed, "batch_id": job.batch_id, "loaded_at": loaded_at}
+    )
+    quarantined = (
+        job.rows_rejected
+        if job.rejected_path is None
+        else ledger.quarantine(
+            con,
+            lake,
+            rejected_path=job.rejected_path,
+            feed=job.feed,
+            batch_id=job.batch_id,
+            quarantined_at=loaded_at,
+        )
+    )
+    duplicates = _reconcile(job, plan, quarantined)
+    _execute(con, exp.Drop(tables=[exp.to_table(INCOMING)], kind="TABLE", exists=True), {})
+    summary = (
+        f"inserted {plan[Action.INSERT]:,}, updated {plan[Action.UPDATE]:,}; "
+        f"duplicates: {duplicates.describe()}"
+    )
+    ledger.record_loaded(
+        con,
+        lake,
+        batch_id=job.batch_id,
+        feed=job.feed,
+        source=job.source,
+        counts={
+            "rows_in": job.rows_in,
+            "rows_loaded": plan.written,
+            "rows_quarantined": quarantined,
+            "rows_duplicate": duplicates.total,
+        },
+        started_at=started_at,
+        finished_at=now(),
+        message="; ".join(filter(None, [summary, note])),
+    )
+    moved = False
+    if job.cursor_max is not None and job.cursor_field is not None:
+        moved = ledger.move_watermark(
+            con,
+            lake,
+            feed=job.feed,
+            resource=job.resource,
+            cursor_field=job.cursor_field,
+            cursor_value=job.cursor_max,
+            batch_id=job.batch_id,
+            updated_at=loaded_at,
+        )
+    return BatchResult(
+        batch_id=job.batch_id,
+        feed=job.feed,
+        table=job.table,
+        status="loaded",
+        rows_in=job.rows_in,
+        rows_loaded=plan.written,
+        rows_inserted=plan[Action.INSERT],
+        rows_updated=plan[Action.UPDATE],
+        rows_quarantined=quarantined,
+        rows_duplicate=duplicates.total,
+        duplicates=duplicates,
+        watermark_moved=moved,
+    )
+
+
+def _skipped(job: LoadInput, row: ledger.LedgerRow) -> BatchResult:
+    return BatchResult(
+        batch_id=job.batch_id,
+        feed=job.feed,
+        table=job.table,
+        status="skipped_duplicate",
+        rows_in=row.rows_in,
+        rows_loaded=row.rows_loaded,
+        rows_quarantined=row.rows_quarantined,
+        rows_duplicate=row.rows_duplicate,
+    )
+
+
+def _failed_before(rows: list[ledger.LedgerRow]) -> str | None:
+    failed = [r for r in rows if r.status == "failed"]
+    if not failed:
+        return None
+    return f"loaded after {len(failed)} failed attempt(s), the last: {failed[-1].message}"
+
+
+def _attempt(
+    con: duckdb.DuckDBPyConnection, lake: str, job: LoadInput, started_at: datetime
+) -> BatchResult:
+    with transaction(con):
+        rows = ledger.batch_rows(con, lake, job.batch_id)
+        done = next((r for r in rows if r.status == "loaded"), None)
+        if done is not None:
+            # Nothing written: the transaction commits no snapshot.
+            return _skipped(job, done)
+        result = apply_batch(con, lake, job, started_at=started_at, note=_failed_before(rows))
+    return result.model_copy(update={"snapshot_id": ledger.last_snapshot(con, lake)})
+
+
+def ensure_spatial(con: duckdb.DuckDBPyConnection) -> None:
+    """Load the spatial functions on a connection that was attached without them."""
+    if "spatial" not in loaded_extensions(con):
+        load_extension(con, "spatial")
+
+
+def run_load(
+    settings: Settings,
+    attempt: Callable[[duckdb.DuckDBPyConnection], T],
+    *,
+    what: str,
+    spatial: bool,
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> T:
+    """Run ``attempt(con)``, one whole transaction, again while the catalog is busy."""
+    own = con is None
+    if con is None:
+        con = attach(settings, spatial=spatial)
+        con.execute(statement("load", "quiet", settings.lake_name))
+    elif spatial:
+        ensure_spatial(con)
+    try:
+        return with_retry(lambda: attempt(con), what=what)
+    except duckdb.CatalogException as exc:
+        msg = (
+            f"{what}: the lake lacks a table the loader writes ({exc}). "
+            "Run `citybrain lake init` to create the lake's tables."
+        )
+        raise LakeError(msg) from exc
+    finally:
+        if own:
+            con.close()
+
+
+def load_batch(
+    settings: Settings, staged: StagedBatch, *, con: duckdb.DuckDBPyConnection | None = None
+) -> BatchResult:
+    """Load a staged batch into core, history, quarantine and the ledger, all or nothing.
+
+    The same batch id twice is a no-op (status ``skipped_duplicate``, no snapshot). Every
+    valid row ends inserted, updated or as a counted duplicate (superseded in the
+    delivery, identical to the lake, older than the lake); every rejected row in
+    ``meta.quarantine``; ``meta.batches`` records counts that reconcile, and the feed's
+    watermark moves forward to ``cursor_max`` (never back).
+
+    Args:
+        settings: where the lake is.
+        staged: the pointer the normalize step produced.
+        con: an attached connection to use (otherwise one is opened and closed here).
+
+    Returns:
+        What the load did, with the snapshot it committed.
+
+    Raises:
+        StagedBatchError: the staged files do not match the standard or the pointer.
+        ReconciliationError: the counts do not add up (a bug); nothing was committed.
+        LakeBusy: the catalog stayed busy through every retry.
+    """
+    clock = time.perf_counter()
+    started_at = now()
+    job = prepare(staged)
+    result = run_load(
+        settings,
+        lambda c: _attempt(c, settings.lake_name, job, started_at),
+        what=f"load batch {job.batch_id}",
+        spatial=job.needs_spatial,
+        con=con,
+    )
+    return result.model_copy(update={"seconds": round(time.perf_counter() - clock, 3)})
