@@ -8,11 +8,12 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 RUN := $(UV) run --locked
 
-.PHONY: help install demo test test-fast lint format bench clean
+.PHONY: help install demo up test test-fast lint format bench clean
 
 help:
 	@echo "make demo    install, initialise the lake and run the demo city"
 	@echo "make test    install and run lint + the whole test suite"
+	@echo "make up      the Airflow UI on 127.0.0.1:8080 with the demo's runs"
 	@echo "make bench   run the benchmark scripts (figures in docs/benchmarks.md)"
 
 $(CURDIR)/.tools/bin/uv:
@@ -24,6 +25,9 @@ install: $(UV)
 
 demo: install
 	$(RUN) citybrain demo
+
+up: install
+	$(RUN) citybrain up
 
 lint: install
 	$(RUN) ruff check .
@@ -41,6 +45,7 @@ format: install
 
 bench: install
 	$(RUN) python benchmarks/bench_codes.py
+	$(RUN) python benchmarks/bench_demo_city.py
 
 clean:
 	rm -rf .citybrain .pytest_cache .ruff_cache

@@ -95,7 +95,7 @@ def demo(
     days: int = typer.Option(3, help="Days of increments after the initial full load."),
     seed: int = typer.Option(42, help="Seed: the same seed gives the same city."),
 ) -> None:
-    """The main job on the embedded defaults: initialise the lake and build the demo city."""
+    """The main job: build the lake, generate the demo city, run every feed DAG through Airflow."""
     from citybrain.demo import run_demo
 
     run_demo(residents=residents, days=days, seed=seed)
