@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from feeds.delivery import RawDelivery
-from feeds.spec import ResourceSpec, feed
+from feeds.spec import FEEDS, ResourceSpec, feed
 from schemas.settings import Settings, get_settings
 from transforms.staged import StagedBatch
 
@@ -77,12 +77,16 @@ def stage_delivery(
     from feeds.connectors import read_delivery
     from transforms import normalizer
     from transforms.context import NormalizeContext
+    from warehouse.directory import authority_directory
 
     settings = settings or get_settings()
     raw = delivery if isinstance(delivery, RawDelivery) else RawDelivery.model_validate(delivery)
     res = _resource(raw.feed, raw.resource)
     ctx = NormalizeContext(
-        fields=res.fields, today=raw.received_at.date(), person_key=person_key(settings)
+        fields=res.fields,
+        today=raw.received_at.date(),
+        person_key=person_key(settings),
+        authority_codes=authority_directory(settings) if raw.feed == "credit" else {},
     )
     batch = normalizer(res.table)(read_delivery(raw), ctx)
     valid, rejected, duplicates = batch.collect()
@@ -158,7 +162,12 @@ def load_all(
     loading in receipt order keeps each key's SCD2 versions in the order they happened.
     """
     batches = [s if isinstance(s, StagedBatch) else StagedBatch.model_validate(s) for s in staged]
-    batches.sort(key=lambda b: (b.received_at, b.source))
+    # A feed's resources load in spec order (boundaries before the addresses placed in
+    # them), each resource's deliveries in the order they were received.
+    order = {
+        (spec.name, r.name): i for spec in FEEDS.values() for i, r in enumerate(spec.resources)
+    }
+    batches.sort(key=lambda b: (order.get((b.feed, b.resource), 0), b.received_at, b.source))
     return [load_staged(b, settings=settings) for b in batches]
 
 
