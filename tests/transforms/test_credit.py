@@ -16,9 +16,6 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from feeds.connectors.read import text_value
-from feeds.demo_city.context import GenerateParams
-from feeds.demo_city.dirt import PROFILES
-from feeds.demo_city.generate import generate
 from feeds.spec import FEEDS
 from schemas.codes.citizen_id import citizen_id_check_digit
 from schemas.codes.credit_code import org_code_check_char, uscc_check_char
@@ -361,24 +358,6 @@ def test_list_entry_and_its_dates() -> None:
 
 
 # --- accuracy against the demo city --------------------------------------------------------
-
-HEAVY = PROFILES["default"].model_copy(
-    update={
-        "name": "heavy", "lonlat_swapped": 0.05, "lonlat_zero": 0.03, "lonlat_out_of_city": 0.03,
-        "region_code_missing": 0.2, "fine_in_yuan": 0.3, "subject_code_checksum": 0.03,
-        "licence_id_checksum": 0.03, "holder_code_checksum": 0.03, "legacy_fields": 0.3,
-        "text_noise": 0.1, "id_fullwidth": 0.1, "uscc_lowercase": 0.1, "date_spelling": 0.5,
-        "null_spelling": 0.5,
-    }
-)  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def city(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.getbasetemp() / "demo_city_heavy"
-    if not (out / "manifest.json").exists():
-        generate(GenerateParams(residents=20_000, seed=8, days=3, out=out, profile=HEAVY))
-    return out
 
 
 def _api_items(path: Path) -> pl.DataFrame:
