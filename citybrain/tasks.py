@@ -132,9 +132,13 @@ def load_staged(
 ) -> dict[str, Any]:
     """Commit a staged batch to the lake in one transaction; return its counts."""
     from warehouse.load import load_batch
+    from warehouse.spatial import enrich_addresses
 
     settings = settings or get_settings()
     batch = staged if isinstance(staged, StagedBatch) else StagedBatch.model_validate(staged)
+    # Addresses are placed in the city's areas at load time: the boundaries they need are
+    # loaded just before them (load_all orders a feed's resources).
+    batch = enrich_addresses(settings, batch, fields=_resource(batch.feed, batch.resource).fields)
     result = load_batch(settings, batch)
     return result.model_dump(mode="json")
 

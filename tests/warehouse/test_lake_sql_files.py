@@ -20,8 +20,8 @@ if TYPE_CHECKING:
 NOT_PARSED_BY_SQLGLOT = {"postgres_catalog_secret"}
 # Maintenance procedures are CALLs, not SELECTs.
 CALLS = {n for n in sql_names() if n.startswith("maintain_")}
-# Reads lake tables: run against a real lake in tests/citybrain/test_demo_summary.py.
-NEEDS_LAKE_TABLES = {"demo_summary"}
+# Read lake tables: exercised against a real lake by the end-to-end tests.
+NEEDS_LAKE_TABLES = {"demo_summary", "authority_directory"}
 
 
 def test_there_are_sql_files() -> None:

@@ -1,0 +1,85 @@
+"""Issue 4, "Must show": accuracy of every feed against the demo city's ground truth.
+
+A small city (deterministic seed) goes through ``citybrain.tasks.ingest`` for every feed,
+file drops from its folder and the APIs from the real loopback feed server; then
+``scripts/check_accuracy.py`` compares the lake with ``truth/``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from schemas.settings import Settings, get_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+FILE_FEEDS = ("population", "legal_entity", "geospatial", "licence")
+API_FEEDS = ("population", "credit")  # population's increments, then credit
+
+
+def _check_module():
+    spec = importlib.util.spec_from_file_location(
+        "check_accuracy", ROOT / "scripts" / "check_accuracy.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    for key in list(os.environ):
+        if key.startswith("CITYBRAIN_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("CITYBRAIN_HOME", str(tmp_path / "home"))
+    return get_settings()
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_every_feed_matches_the_ground_truth(tmp_path: Path, settings: Settings) -> None:
+    from citybrain import tasks
+    from feeds.demo_city import GenerateParams, generate
+    from feeds.demo_city.server import serve
+    from warehouse.lake import init_lake
+
+    city = tmp_path / "city"
+    generate(GenerateParams(residents=2000, days=2, seed=42, out=city))
+    init_lake(settings)
+    with serve(city, port=0) as server:
+        for feed in FILE_FEEDS:
+            tasks.ingest(feed, str(city / "deliveries" / feed), settings=settings)
+        for feed in API_FEEDS:
+            tasks.ingest(feed, server.url, settings=settings)
+
+    check = _check_module()
+    report = check.check_accuracy(settings, city / "truth")
+    check.print_report(report)  # shown by pytest on failure
+
+    # Zero rows unaccounted for: every batch reconciles, every delivered row is in one.
+    assert report.unreconciled_batches == []
+    assert {t: r.unaccounted for t, r in report.tables.items() if r.unaccounted} == {}
+    # Every row that cannot be normalized is quarantined with the right reason
+    # (excel_float for a checksum-bad ID ending 000 is the documented ambiguity).
+    wrong = {
+        t: (r.quarantine_expected, r.quarantine_right, r.quarantine_ambiguous)
+        for t, r in report.tables.items()
+        if not r.quarantine_ok
+    }
+    assert wrong == {}, "(expected, right reason, excel_float ambiguity) per table"
+    # At least 99.9% of normalizable rows end with exactly the true canonical values.
+    assert report.normalizable > 10_000
+    per_table = {t: round(100 * r.accuracy, 3) for t, r in report.tables.items()}
+    assert report.accuracy >= 0.999, per_table
+    # Per table too where a table is large enough for 0.1% to be a row: small tables
+    # (a 2,000-resident city has ~20 penalties) are judged by the overall figure. Known gap:
+    # an older-generation credit record from an authority the lake has never seen by code
+    # is quarantined (authority_code.missing) where the truth knows the code.
+    large = {t: r.accuracy for t, r in report.tables.items() if r.normalizable >= 1000}
+    assert all(a >= 0.999 for a in large.values()), per_table
