@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from citybrain import airflow_env
+from citybrain.demo import DEMO_ORDER
 from schemas.settings import Settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
@@ -38,7 +39,7 @@ def _batches(settings: Settings) -> list[tuple]:
         con.close()
 
 
-def test_feed_dags_run_in_airflow_and_every_batch_reconciles(city, monkeypatch) -> None:
+def test_every_feed_dag_runs_in_airflow_and_every_batch_reconciles(city, monkeypatch) -> None:
     from feeds.demo_city.server import serve
     from warehouse.lake import init_lake
 
@@ -55,7 +56,7 @@ def test_feed_dags_run_in_airflow_and_every_batch_reconciles(city, monkeypatch) 
             },
         )
         airflow_env.prepare(settings, env=env)
-        for feed in ("population", "credit"):
+        for feed in DEMO_ORDER:
             run = airflow_env.airflow(
                 settings, "dags", "test", f"feed_{feed}", env=env, check=False
             )
@@ -69,7 +70,7 @@ def test_feed_dags_run_in_airflow_and_every_batch_reconciles(city, monkeypatch) 
     rows = _batches(settings)
 
     fed = {r[0] for r in first}
-    assert fed == {"population", "credit"}
+    assert fed == set(DEMO_ORDER)
     for feed_name, status, rows_in, loaded, quarantined, duplicate in rows:
         assert status in {"loaded", "skipped_duplicate"}, (feed_name, status)
         assert rows_in == loaded + quarantined + duplicate, feed_name
