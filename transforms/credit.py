@@ -73,7 +73,7 @@ Warnings: ``authority_code.from_name``, ``fine_amount.unit_yuan``,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import polars as pl
 
@@ -81,10 +81,9 @@ from schemas.codes.credit_code import check_subject_code, check_uscc
 from schemas.codes.dates import parse_date
 from schemas.codes.money import parse_money
 from schemas.codes.text import clean_text, collapse_spaces
-from schemas.generate import polars_schema
 from schemas.records.credit import CreditListEntry, CreditPenalty, CreditPermit
-from transforms.batch import NormalizedBatch, Step, begin, flag, require, run_steps, split, warn
-from transforms.common import check_column, map_fields
+from transforms.batch import NormalizedBatch, Step, begin, flag, require, warn  # noqa: F401 (begin: the doctests)
+from transforms.common import StepBuilder, check_column, map_fields, normalize_with
 from transforms.context import NormalizeContext
 
 __all__ = [
@@ -98,8 +97,6 @@ __all__ = [
     "normalize_penalties",
     "normalize_permits",
 ]
-
-StepBuilder = Callable[[NormalizeContext], Step]
 
 
 def _collapse(expr: pl.Expr) -> pl.Expr:
@@ -521,22 +518,9 @@ PENALTY_STEPS: tuple[StepBuilder, ...] = (
 )
 
 
-def _normalize(
-    frame: pl.LazyFrame, ctx: NormalizeContext, model: type, steps: Sequence[StepBuilder]
-) -> NormalizedBatch:
-    schema = polars_schema(model)
-    return split(
-        run_steps(begin(frame), [build(ctx) for build in steps]).cache(),
-        columns=list(schema.names()),
-        schema=schema,
-        business_key=list(model.__business_key__),
-        updated_at=None,
-    )
-
-
 def normalize_penalties(frame: pl.LazyFrame, ctx: NormalizeContext) -> NormalizedBatch:
     """Normalize a page run of 行政处罚 items (either generation of field names)."""
-    return _normalize(frame, ctx, CreditPenalty, PENALTY_STEPS)
+    return normalize_with(frame, ctx, CreditPenalty, PENALTY_STEPS, updated_at=None)
 
 
 # --- permits -----------------------------------------------------------------------------
@@ -620,7 +604,7 @@ PERMIT_STEPS: tuple[StepBuilder, ...] = (
 
 def normalize_permits(frame: pl.LazyFrame, ctx: NormalizeContext) -> NormalizedBatch:
     """Normalize a page run of 行政许可 items (either generation of field names)."""
-    return _normalize(frame, ctx, CreditPermit, PERMIT_STEPS)
+    return normalize_with(frame, ctx, CreditPermit, PERMIT_STEPS, updated_at=None)
 
 
 # --- lists -------------------------------------------------------------------------------
@@ -719,4 +703,4 @@ LIST_STEPS: tuple[StepBuilder, ...] = (
 
 def normalize_lists(frame: pl.LazyFrame, ctx: NormalizeContext) -> NormalizedBatch:
     """Normalize a page run of red/black list entries."""
-    return _normalize(frame, ctx, CreditListEntry, LIST_STEPS)
+    return normalize_with(frame, ctx, CreditListEntry, LIST_STEPS, updated_at=None)

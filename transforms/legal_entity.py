@@ -37,8 +37,6 @@ Warnings (the row loads): the checks' own (``uscc.org_code_check``, ``uscc.legac
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import polars as pl
 
 from schemas.codes.citizen_id import check_citizen_id
@@ -48,15 +46,13 @@ from schemas.codes.industry import check_industry_code
 from schemas.codes.money import parse_money
 from schemas.codes.region import check_region_code
 from schemas.codes.text import collapse_spaces
-from schemas.generate import polars_schema
 from schemas.records.legal_entity import LegalEntity
-from transforms.batch import NormalizedBatch, Step, begin, flag, require, run_steps, split, warn
-from transforms.common import check_column, map_fields
+from transforms.batch import NormalizedBatch, Step, begin, flag, require, warn  # noqa: F401 (begin: the doctests)
+from transforms.common import StepBuilder, check_column, map_fields, normalize_with
 from transforms.context import NormalizeContext
 
 __all__ = ["REQUIRED", "STATUS", "STEPS", "normalize_entities"]
 
-StepBuilder = Callable[[NormalizeContext], Step]
 
 REQUIRED = ("uscc", "name", "status")
 DATE_COLUMNS = (
@@ -336,15 +332,4 @@ STEPS: tuple[StepBuilder, ...] = (
 
 def normalize_entities(frame: pl.LazyFrame, ctx: NormalizeContext) -> NormalizedBatch:
     """Normalize a legal-entity delivery: valid entities, rejected rows, duplicates."""
-    schema = polars_schema(LegalEntity)
-    steps = [build(ctx) for build in STEPS]
-    # split() reads the normalized frame three times (valid, rejected, duplicates). The
-    # cache node halves the CPU of an in-memory delivery; from a CSV scan the optimizer
-    # still runs the checks again for the rejected rows: that fix belongs in split().
-    return split(
-        run_steps(begin(frame), steps).cache(),
-        columns=list(schema.names()),
-        schema=schema,
-        business_key=list(LegalEntity.__business_key__),
-        updated_at="approved_date",
-    )
+    return normalize_with(frame, ctx, LegalEntity, STEPS, updated_at="approved_date")

@@ -54,8 +54,6 @@ and the checks' own.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import polars as pl
 
 from schemas.codes.citizen_id import check_citizen_id
@@ -63,10 +61,9 @@ from schemas.codes.credit_code import check_subject_code, check_uscc
 from schemas.codes.licence_id import check_licence_id
 from schemas.codes.region import check_region_code
 from schemas.codes.text import collapse_spaces
-from schemas.generate import polars_schema
 from schemas.records.licence import Licence
-from transforms.batch import NormalizedBatch, Step, begin, flag, require, run_steps, split, warn
-from transforms.common import check_column, map_fields
+from transforms.batch import NormalizedBatch, Step, begin, flag, require, warn  # noqa: F401 (begin: the doctests)
+from transforms.common import StepBuilder, check_column, map_fields, normalize_with
 from transforms.context import NormalizeContext
 from transforms.credit import date_column
 
@@ -79,8 +76,6 @@ __all__ = [
     "lifecycle_order",
     "normalize_licences",
 ]
-
-StepBuilder = Callable[[NormalizeContext], Step]
 
 
 def _collapse(expr: pl.Expr) -> pl.Expr:
@@ -460,12 +455,4 @@ STEPS: tuple[StepBuilder, ...] = (
 
 def normalize_licences(frame: pl.LazyFrame, ctx: NormalizeContext) -> NormalizedBatch:
     """Normalize a licence export: valid licence versions, rejected rows, duplicates."""
-    schema = polars_schema(Licence)
-    steps = [build(ctx) for build in STEPS]
-    return split(
-        run_steps(begin(frame), steps).cache(),
-        columns=list(schema.names()),
-        schema=schema,
-        business_key=list(Licence.__business_key__),
-        updated_at="_updated",
-    )
+    return normalize_with(frame, ctx, Licence, STEPS, updated_at="_updated")

@@ -26,7 +26,6 @@ Reason codes emitted (``<column>.<code>``; the code tables are the checks' ``REA
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import partial
 
 import polars as pl
@@ -37,26 +36,22 @@ from schemas.codes.person_codes import check_ethnicity_code, check_sex_code
 from schemas.codes.phone import check_phone
 from schemas.codes.region import check_region_code, check_statistical_code
 from schemas.codes.text import collapse_spaces
-from schemas.generate import polars_schema
 from schemas.records.population import Person
 from transforms.batch import (
     REASONS,
     NormalizedBatch,
     Step,
-    begin,
+    begin,  # noqa: F401 (the doctests build their frames with it)
     flag,
     require,
-    run_steps,
-    split,
     warn,
 )
-from transforms.common import check_column, map_fields
+from transforms.common import StepBuilder, check_column, map_fields, normalize_with
 from transforms.context import NormalizeContext
 from transforms.person_key import hmac_sha256_hex
 
 __all__ = ["REQUIRED", "STEPS", "normalize_persons"]
 
-StepBuilder = Callable[[NormalizeContext], Step]
 
 REQUIRED = (
     "id_number",
@@ -408,15 +403,4 @@ STEPS: tuple[StepBuilder, ...] = (
 
 def normalize_persons(frame: pl.LazyFrame, ctx: NormalizeContext) -> NormalizedBatch:
     """Normalize a population delivery: valid persons, rejected rows, duplicates."""
-    schema = polars_schema(Person)
-    steps = [build(ctx) for build in STEPS]
-    # split() reads the normalized frame three times (valid, rejected, duplicates). The
-    # cache node halves the CPU of an in-memory delivery; from a CSV scan the optimizer
-    # still runs the checks again for the rejected rows: that fix belongs in split().
-    return split(
-        run_steps(begin(frame), steps).cache(),
-        columns=list(schema.names()),
-        schema=schema,
-        business_key=list(Person.__business_key__),
-        updated_at="source_updated_at",
-    )
+    return normalize_with(frame, ctx, Person, STEPS, updated_at="source_updated_at")
