@@ -76,3 +76,13 @@ def test_every_feed_dag_runs_in_airflow_and_every_batch_reconciles(city, monkeyp
         assert rows_in == loaded + quarantined + duplicate, feed_name
     assert sum(r[3] for r in rows[len(first) :]) == 0  # the re-run loaded nothing new
     assert any(r[3] > 0 for r in first if r[0] == "population")
+
+    # What `citybrain demo` prints comes from the same ledger.
+    from citybrain.demo import summary_rows
+
+    summary = {r["feed"]: r for r in summary_rows(settings)}
+    assert set(summary) == set(DEMO_ORDER)
+    assert all(r["reconciles"] for r in summary.values())
+    for feed in DEMO_ORDER:
+        in_ledger = [r for r in rows if r[0] == feed]
+        assert summary[feed]["rows_in"] == sum(r[2] for r in in_ledger)

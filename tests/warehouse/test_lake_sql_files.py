@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 NOT_PARSED_BY_SQLGLOT = {"postgres_catalog_secret"}
 # Maintenance procedures are CALLs, not SELECTs.
 CALLS = {n for n in sql_names() if n.startswith("maintain_")}
-# Read lake tables: exercised against a real lake by the end-to-end tests.
+# Read lake tables: run against real lakes by tests/citybrain/test_airflow_runs.py
+# (demo_summary) and tests/test_accuracy_end_to_end.py (authority_directory).
 NEEDS_LAKE_TABLES = {"demo_summary", "authority_directory"}
 
 
