@@ -59,3 +59,55 @@ def test_mixed_chunk_normalizes_only_what_needs_it():
 def test_collapse_spaces(raw, expected):
     frame = pl.DataFrame({"x": [raw]}, schema={"x": pl.String})
     assert frame.select(collapse_spaces(pl.col("x"))).item() == expected
+
+
+def _python_clean(value: str) -> str | None:
+    """clean_text's contract in plain Python: the oracle for the fast path below."""
+    import re
+    import unicodedata
+
+    from schemas.codes.text import _ODD_SPACES, _ZERO_WIDTH, NULL_SPELLINGS
+
+    fixed = re.sub(_ODD_SPACES, " ", re.sub(_ZERO_WIDTH, "", unicodedata.normalize("NFKC", value)))
+    fixed = fixed.strip()
+    return None if fixed in NULL_SPELLINGS else fixed
+
+
+def test_clean_text_skips_nfkc_only_where_it_changes_nothing() -> None:
+    # clean_text runs NFKC only on values holding a character NFKC (or the space fixes)
+    # could change. Every kind of such character, alone and inside Chinese text, must
+    # come out exactly as a full NFKC of the value would make it.
+    import random
+
+    rng = random.Random(7)
+    tricky = [
+        "１",
+        "Ｘ",
+        "\u3000",
+        "\u00a0",
+        "\u200b",
+        "\ufeff",
+        "\u2f00",
+        "\uf900",
+        "\u2460",
+        "e\u0301",
+        "\u1100\u1161",
+        "\uac00\u11a8",
+        "\u212b",
+        "ﬁ",
+        "㈱",
+        "\u1680",
+        "\u2028",
+        "\U0002f800",
+        "ｶ",
+        "\u0345",
+    ]
+    plain = ["张", "三", "广", "州", "市", "1", "a", " ", "-", "号", "路"]
+    values = []
+    for _ in range(3000):
+        parts = [rng.choice(plain) for _ in range(rng.randint(0, 6))]
+        if rng.random() < 0.5:
+            parts.insert(rng.randint(0, len(parts)), rng.choice(tricky))
+        values.append("".join(parts))
+    got = pl.DataFrame({"x": values}).select(clean_text(pl.col("x")))["x"].to_list()
+    assert got == [_python_clean(v) for v in values]
