@@ -89,18 +89,8 @@ def stage_delivery(
         authority_codes=authority_directory(settings) if raw.feed == "credit" else {},
     )
     batch = normalizer(res.table)(read_delivery(raw), ctx)
-    valid, rejected, duplicates = batch.collect()
-
-    folder = staged_dir(settings) / raw.batch_id
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = {}
-    for name, frame in (("valid", valid), ("rejected", rejected), ("duplicates", duplicates)):
-        tmp = folder / f".{name}.parquet.tmp"
-        frame.write_parquet(tmp)
-        final = folder / f"{name}.parquet"
-        tmp.replace(final)
-        paths[name] = final
-
+    written = batch.write(staged_dir(settings) / raw.batch_id)
+    rows_valid, rows_rejected, rows_duplicate = written.rows
     staged = StagedBatch(
         batch_id=raw.batch_id,
         feed=raw.feed,
@@ -109,13 +99,13 @@ def stage_delivery(
         source=raw.source,
         delivery_sha256=raw.sha256,
         received_at=raw.received_at,
-        valid_path=paths["valid"],
-        rejected_path=paths["rejected"],
-        duplicates_path=paths["duplicates"],
-        rows_in=valid.height + rejected.height + duplicates.height,
-        rows_valid=valid.height,
-        rows_rejected=rejected.height,
-        rows_duplicate=duplicates.height,
+        valid_path=written.valid_path,
+        rejected_path=written.rejected_path,
+        duplicates_path=written.duplicates_path,
+        rows_in=rows_valid + rows_rejected + rows_duplicate,
+        rows_valid=rows_valid,
+        rows_rejected=rows_rejected,
+        rows_duplicate=rows_duplicate,
         updated_at=res.updated_at,
         cursor_field=res.cursor_field,
         cursor_max=raw.cursor_max,

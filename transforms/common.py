@@ -37,13 +37,15 @@ def normalize_with(
     business key (None: the later source row wins).
     """
     schema = polars_schema(model)
-    stepped = run_steps(begin(frame), [build(ctx) for build in builders])
+    source = begin(frame)
+    stepped = run_steps(source, [build(ctx) for build in builders])
     return split(
         stepped,
         columns=list(schema.names()),
         schema=schema,
         business_key=list(model.__business_key__),
         updated_at=updated_at,
+        source=source,
     )
 
 

@@ -59,3 +59,81 @@ def test_rejected_rows_keep_the_raw_record_and_all_reasons() -> None:
     _, rejected, _ = _batch(["a"], [1], bad={1})
     assert rejected["raw_record"].to_list() == ['{"k":"a","t":1}']
     assert rejected["reasons"].to_list() == [["k.format"]]
+
+
+def _lazy_batch(keys: list[str], times: list[int | None], bad: set[int]):
+    n = len(keys)
+    source = begin(
+        pl.LazyFrame(
+            {"k": keys, "t": times, "_source": ["f"] * n, "_source_row": list(range(1, n + 1))},
+            schema_overrides={"t": pl.Int64},
+        )
+    )
+    lf = flag(source, "k", pl.when(pl.col("_source_row").is_in(list(bad))).then(pl.lit("format")))
+    return split(
+        lf, columns=["k", "t"], schema=SCHEMA, business_key=["k"], updated_at="t", source=source
+    )
+
+
+@pytest.mark.parametrize(("seed", "chunk_rows"), [(0, 1), (1, 7), (2, 50), (3, 10_000)])
+def test_written_in_chunks_equals_collected_at_once(tmp_path, seed: int, chunk_rows: int) -> None:
+    # A delivery larger than a chunk is normalized chunk by chunk (bounded memory); a key
+    # repeated across chunks must end exactly as when the whole batch is split at once.
+    rng = random.Random(seed)
+    n = 400
+    keys = [rng.choice("abcdefghijklmnopqrstuvwxyz") + str(rng.randint(0, 20)) for _ in range(n)]
+    times = [rng.choice([None, *range(5)]) for _ in range(n)]
+    bad = {i for i in range(1, n + 1) if rng.random() < 0.1}
+    batch = _lazy_batch(keys, times, bad)
+    valid, rejected, dups = batch.collect()
+    out = batch.write(tmp_path, chunk_rows=chunk_rows)
+
+    def rows(path, cols):
+        return pl.read_parquet(path).select(cols).sort("_source_row").rows()
+
+    assert (
+        rows(out.valid_path, ["_source_row", "k", "t"])
+        == valid.select("_source_row", "k", "t").sort("_source_row").rows()
+    )
+    assert (
+        rows(out.rejected_path, ["_source_row", "raw_record", "reasons"])
+        == rejected.select("_source_row", "raw_record", "reasons").sort("_source_row").rows()
+    )
+    assert (
+        rows(out.duplicates_path, ["_source_row", "raw_record", "reason"])
+        == dups.select("_source_row", "raw_record", "reason").sort("_source_row").rows()
+    )
+    assert out.rows == (valid.height, rejected.height, dups.height)
+    assert sum(out.rows) == n
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "duplicates.parquet",
+        "rejected.parquet",
+        "valid.parquet",
+    ]
+
+
+def test_an_empty_delivery_writes_three_empty_files(tmp_path) -> None:
+    out = _lazy_batch([], [], set()).write(tmp_path)
+    assert out.rows == (0, 0, 0)
+    assert pl.read_parquet(out.valid_path).columns[:2] == ["k", "t"]
+    assert "raw_record" in pl.read_parquet(out.rejected_path).columns
+
+
+def test_chunks_order_versions_by_a_helper_column_not_in_the_table(tmp_path) -> None:
+    # Licences order versions by a parsed helper column that the valid rows do not keep.
+    source = begin(
+        pl.LazyFrame(
+            {"k": ["a", "a", "b", "a"], "_order": [2, 9, 1, 5], "_source": ["f"] * 4},
+        ).with_row_index("_source_row", 1)
+    )
+    batch = split(
+        source.with_columns(pl.col("_source_row").cast(pl.Int64)),
+        columns=["k"],
+        schema=pl.Schema({"k": pl.String}),
+        business_key=["k"],
+        updated_at="_order",
+        source=source,
+    )
+    out = batch.write(tmp_path, chunk_rows=1)
+    assert pl.read_parquet(out.valid_path).sort("k")["_source_row"].to_list() == [2, 3]
+    assert sorted(pl.read_parquet(out.duplicates_path)["_source_row"].to_list()) == [1, 4]

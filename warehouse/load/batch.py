@@ -23,7 +23,14 @@ from warehouse.extensions import load_extension, loaded_extensions
 from warehouse.lake import attach
 from warehouse.load import ledger
 from warehouse.load.apply import close_history, delete_updated, insert_core, insert_history
-from warehouse.load.plan import INCOMING, Action, Plan, action_counts, incoming_statement
+from warehouse.load.plan import (
+    INCOMING,
+    Action,
+    Plan,
+    action_counts,
+    incoming_statement,
+    keys_unique,
+)
 from warehouse.load.result import BatchResult, DuplicateBreakdown, ReconciliationError
 from warehouse.load.staging import LoadInput, now, prepare
 from warehouse.load.statements import statement
@@ -50,12 +57,14 @@ def _affected(rows: list[tuple]) -> int:
 
 
 def _plan(con: duckdb.DuckDBPyConnection, lake: str, job: LoadInput) -> Plan:
+    unique = _execute(con, keys_unique(job.model), {"valid_path": str(job.valid_path)})
     create = incoming_statement(
         job.model,
         lake,
         geometry=job.geometry,
         updated_at=job.updated_at,
         per_row_received_at=job.per_row_received_at,
+        keys_unique=bool(unique[0][0]),
     )
     params: dict[str, Any] = {"valid_path": str(job.valid_path)}
     if not job.per_row_received_at:
