@@ -34,6 +34,7 @@ lint: install
 	$(RUN) ruff format --check .
 
 test: lint
+	bash scripts/ensure_system_packages.sh
 	$(RUN) pytest -n 2 --dist loadgroup
 
 test-fast: install

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from citybrain import demo_city_cli, lake_cli, quarantine_cli
+from citybrain import demo_city_cli, lake_cli, marts, quarantine_cli
 
 app = typer.Typer(
     name="citybrain",
@@ -32,6 +32,11 @@ app.add_typer(
     quarantine_cli.app,
     name="quarantine",
     help="Rows that could not be loaded: list, show, replay after a fix.",
+)
+app.add_typer(
+    marts.app,
+    name="marts",
+    help="The situation marts (态势感知): score new batches, rebuild the marts.",
 )
 
 
@@ -64,16 +69,77 @@ def up(
 
 
 @app.command()
+def serve(
+    port: int | None = typer.Option(
+        None, help="Port on 127.0.0.1; default CITYBRAIN_SERVE_PORT (8600)."
+    ),
+) -> None:
+    """Serve the situation page (态势感知), governed SQL and the catalog on loopback."""
+    from citybrain.serve_cli import run_serve
+
+    raise typer.Exit(run_serve(port))
+
+
+@app.command()
 def catalog(
     fmt: str = typer.Option(
-        "table", "--format", "-f", help="table (readable) or markdown (for docs)."
+        "table",
+        "--format",
+        "-f",
+        help="table (readable), markdown (for docs) or json (for scripts).",
     ),
     table: str | None = typer.Option(
         None, "--table", "-t", help="Only this table, e.g. core.person."
     ),
+    lineage: str | None = typer.Option(
+        None,
+        "--lineage",
+        "-l",
+        help="Trace each column of this table back to the departments' fields, "
+        "e.g. mart.population_by_area.",
+    ),
+    refresh: bool = typer.Option(
+        False,
+        "--refresh",
+        help="First record the lineage of the feed specs and mart SQL in meta.lineage "
+        "(what the HTTP catalog shows).",
+    ),
 ) -> None:
-    """Print the data dictionary: every table and column with its Chinese label and governance."""
-    lake_cli.catalog_command(fmt, table)
+    """The catalog: every table and column with its Chinese label, governance, freshness and lineage."""
+    lake_cli.catalog_command(fmt, table, lineage=lineage, refresh=refresh)
+
+
+@app.command()
+def sql(
+    query: str = typer.Argument(
+        ...,
+        help='One SELECT, e.g. "SELECT * FROM mart.alerts"; - reads it from stdin; or the '
+        "word tokens.",
+    ),
+    role: str = typer.Option(
+        "analyst", "--role", "-r", help="public, analyst, district_analyst, steward, admin."
+    ),
+    district: str | None = typer.Option(
+        None, "--district", "-d", help="6-digit district code (role district_analyst)."
+    ),
+    dialect: str | None = typer.Option(
+        None, help="Write in mysql, postgres, oracle or hive SQL; translated to DuckDB."
+    ),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, csv or json."),
+    max_rows: int | None = typer.Option(
+        None, "--max-rows", "-n", help="At most this many rows (never above the role's limit)."
+    ),
+    rotate: list[str] = typer.Option(
+        [], "--rotate", help="With `sql tokens`: issue a new token to this principal."
+    ),
+) -> None:
+    """Governed SQL: masked and scoped by role, audited. `citybrain sql tokens` prints the
+    HTTP endpoint's tokens (each shown once, when issued)."""
+    from citybrain.sql_cli import run_sql, show_tokens
+
+    if query.strip().lower() == "tokens":
+        raise typer.Exit(show_tokens(rotate))
+    raise typer.Exit(run_sql(query, role, district, dialect, fmt, max_rows))
 
 
 @app.command()

@@ -3,7 +3,9 @@
 1. initialise the lake; 2. generate the demo city's deliveries (skipped when the same
 city is already there); 3. start its feed server on loopback; 4. run every feed DAG through
 Airflow (real runs in Airflow's metadata DB, visible later in `citybrain up`);
-5. print per feed what came in and how it ended.
+5. print per feed what came in and how it ended; 6. build the situation marts through
+Airflow (``citybrain_marts``) and record the catalog's lineage; 7. show three governed
+queries as an analyst sees them, and where the situation page answers.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ def _generate(settings: Settings, residents: int, days: int, seed: int) -> Path:
     return out
 
 
-def _run_feed_dags(settings: Settings, api_url: str) -> dict[str, float]:
+def _airflow_env(settings: Settings, api_url: str) -> dict[str, str]:
     from citybrain import airflow_env
 
     env = airflow_env.environment(
@@ -63,22 +65,25 @@ def _run_feed_dags(settings: Settings, api_url: str) -> dict[str, float]:
     )
     with console.status("Preparing Airflow (metadata database, lake_writer pool)..."):
         airflow_env.prepare(settings, env=env)
-    seconds: dict[str, float] = {}
-    for name in DEMO_ORDER:
-        started = time.perf_counter()
-        with console.status(f"Airflow: running DAG feed_{name}..."):
-            result = airflow_env.airflow(
-                settings, "dags", "test", f"feed_{name}", env=env, check=False
-            )
-        seconds[name] = time.perf_counter() - started
-        state = "[green]success[/]" if result.returncode == 0 else "[red]failed[/]"
-        console.print(f"  feed_{name}: {state} in {seconds[name]:.1f} s")
-        if result.returncode != 0:
-            log = settings.home / "airflow" / f"demo-feed_{name}.log"
-            log.write_text(result.stdout + result.stderr)
-            console.print(f"    [red]see {log}[/] — the last lines:")
-            console.print("    " + "\n    ".join((result.stdout + result.stderr).splitlines()[-8:]))
-    return seconds
+    return env
+
+
+def _run_dag(settings: Settings, dag_id: str, env: dict[str, str]) -> bool:
+    """``airflow dags test DAG_ID``: one real run in Airflow's metadata database."""
+    from citybrain import airflow_env
+
+    started = time.perf_counter()
+    with console.status(f"Airflow: running DAG {dag_id}..."):
+        result = airflow_env.airflow(settings, "dags", "test", dag_id, env=env, check=False)
+    seconds = time.perf_counter() - started
+    state = "[green]success[/]" if result.returncode == 0 else "[red]failed[/]"
+    console.print(f"  {dag_id}: {state} in {seconds:.1f} s")
+    if result.returncode != 0:
+        log = settings.home / "airflow" / f"demo-{dag_id}.log"
+        log.write_text(result.stdout + result.stderr)
+        console.print(f"    [red]see {log}[/] — the last lines:")
+        console.print("    " + "\n    ".join((result.stdout + result.stderr).splitlines()[-8:]))
+    return result.returncode == 0
 
 
 def summary_rows(settings: Settings) -> list[dict[str, Any]]:
@@ -141,9 +146,71 @@ def run_demo(*, residents: int, days: int, seed: int) -> None:
     # Modest faults on: the pull must retry through 429s, 503s and truncated pages.
     with serve(out, port=port, faults=Faults(seed=seed, rate_429=0.03, rate_503=0.02)) as server:
         console.print(f"Feed server on {server.url} (population and credit APIs)")
-        _run_feed_dags(settings, server.url)
+        env = _airflow_env(settings, server.url)
+        for name in DEMO_ORDER:
+            _run_dag(settings, f"feed_{name}", env)
     print_summary(settings)
+    # The marts DAG is scheduled on the feeds' Assets; `dags test` runs it here, once,
+    # after every feed has landed (a scheduler would run it after each feed).
+    marts_built = _run_dag(settings, MARTS_DAG, env)
+    if marts_built:
+        from citybrain.lineage import record_lineage
+
+        record_lineage(settings)
+        print_governed_examples(settings)
+    from citybrain.serve_cli import page_url
+
     console.print(
-        "\nNext: [bold]uv run citybrain lake status[/], [bold]uv run citybrain quarantine list[/], "
-        "[bold]make up[/] for the Airflow UI with these runs."
+        f"\nSituation page 态势感知: [bold]{page_url(settings.serve_port)}[/] — start it with "
+        "[bold]make up[/] (with the Airflow UI) or [bold]uv run citybrain serve[/]."
+        '\nNext: [bold]uv run citybrain sql "SELECT ..." --role analyst[/], '
+        "[bold]uv run citybrain catalog --lineage mart.population_by_area[/], "
+        "[bold]uv run citybrain quarantine list[/].",
+        highlight=False,
     )
+
+
+MARTS_DAG = "citybrain_marts"
+
+#: What an analyst asks first: shown with the analyst's masking, as `citybrain sql` would.
+EXAMPLE_QUERIES: tuple[tuple[str, str], ...] = (
+    (
+        "Population by district (registered / floating)",
+        "SELECT area_name, registered, floating, total FROM mart.population_by_area "
+        "WHERE area_level = 'district' ORDER BY total DESC LIMIT 5",
+    ),
+    (
+        "Cross-department alerts by kind",
+        "SELECT alert_type, count(*) AS alerts FROM mart.alerts "
+        "GROUP BY alert_type ORDER BY alerts DESC",
+    ),
+    (
+        "Personal data, as the analyst role sees it (masked by its classification)",
+        "SELECT name, id_number, phone, residence_street_code FROM core.person "
+        "ORDER BY person_key LIMIT 3",
+    ),
+)
+
+
+def print_governed_examples(settings: Settings) -> None:
+    """Run :data:`EXAMPLE_QUERIES` through the governed layer as ``analyst`` and print them."""
+    from schemas.errors import CitybrainError
+    from warehouse.governed import principal_for, run_query
+
+    analyst = principal_for("analyst", "demo-analyst", settings=settings)
+    console.print(
+        "\n[bold]Three governed queries[/] (role analyst; each one is in meta.query_audit):"
+    )
+    for title, sql in EXAMPLE_QUERIES:
+        try:
+            result = run_query(sql, analyst, settings=settings)
+        except CitybrainError as exc:
+            console.print(f"[red]{title}: {exc}[/]")
+            continue
+        table = Table(title=title, caption=sql, box=box.SIMPLE, caption_justify="left")
+        for column in result.columns:
+            masked = " (masked)" if column in result.masked_columns else ""
+            table.add_column(column + masked, overflow="fold")
+        for row in result.rows:
+            table.add_row(*[f"{v:,}" if isinstance(v, int) else str(v) for v in row])
+        console.print(table)

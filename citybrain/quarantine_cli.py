@@ -48,8 +48,9 @@ def _resources(feed_name: str) -> tuple[ResourceSpec, ...]:
     return feed(feed_name).resources
 
 
-def _table_of(feed_name: str, batch_id: str | None) -> str | None:
-    """The core table a feed's batch loads, to explain reasons precisely; None if unsure."""
+def _table_of(feed_name: str, batch_id: str | None, resource: str | None = None) -> str | None:
+    """The core table a feed's resource or batch loads, to explain reasons precisely; None
+    if unsure."""
     from feeds.spec import FEEDS
     from warehouse.load.staging import batch_prefix
 
@@ -59,7 +60,9 @@ def _table_of(feed_name: str, batch_id: str | None) -> str | None:
     if len(spec.resources) == 1:
         return spec.resources[0].table
     for res in spec.resources:
-        if batch_id and batch_id.startswith(batch_prefix(feed_name, res.name)):
+        if res.name == resource or (
+            batch_id and batch_id.startswith(batch_prefix(feed_name, res.name))
+        ):
             return res.table
     return None
 
@@ -80,10 +83,11 @@ def _rows_table(listing: QuarantineListing) -> Table:
     title = f"Rows ({shown:,} of {listing.total:,}, newest first)"
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
     # The source (a long path or URL) is left to `show`, which has the room for it.
-    for name in ("batch", "row", "reasons", "quarantined", "resolved by"):
+    for name in ("resource", "batch", "row", "reasons", "quarantined", "resolved by"):
         table.add_column(name, justify="right" if name == "row" else "left", overflow="fold")
     for row in listing.rows:
         table.add_row(
+            row.resource or "",
             row.batch_id,
             str(row.source_row),
             ", ".join(row.reasons),
@@ -96,6 +100,10 @@ def _rows_table(listing: QuarantineListing) -> Table:
 @app.command("list")
 def list_command(
     feed: Annotated[str | None, typer.Option("--feed", "-f", help="Only this feed.")] = None,
+    resource: Annotated[
+        str | None,
+        typer.Option("--resource", help="Only this resource (persons, penalties, addresses ...)."),
+    ] = None,
     reason: Annotated[
         str | None,
         typer.Option(
@@ -117,11 +125,12 @@ def list_command(
         listing = list_quarantine(
             get_settings(),
             feed=feed,
+            resource=resource,
             reason=reason,
             batch_id=batch,
             unresolved_only=not include_resolved,
             limit=limit,
-            table=_table_of(feed, batch) if feed else None,
+            table=_table_of(feed, batch, resource) if feed else None,
         )
     except CitybrainError as exc:
         raise _fail(exc) from exc
@@ -145,6 +154,7 @@ def _detail(row: QuarantinedRow) -> Group:
     facts.add_column(overflow="fold")
     for label, value in (
         ("feed", row.feed),
+        ("resource", row.resource or ""),
         ("batch", row.batch_id),
         ("source", row.source),
         ("source row", str(row.source_row)),

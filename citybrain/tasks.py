@@ -60,6 +60,7 @@ def pull_feed(
                 settings,
                 sha256=delivery.sha256,
                 feed=delivery.feed,
+                resource=delivery.resource,
                 source=delivery.source,
                 raw_path=delivery.raw_paths[0].parent,
                 size_bytes=sum(p.stat().st_size for p in delivery.raw_paths),

@@ -1,29 +1,195 @@
-"""`citybrain up` / `make up`: the Airflow UI on loopback, with the demo's runs visible."""
+"""`citybrain up` / `make up`: Airflow on loopback with citybrain's DAGs and the demo's runs,
+the situation page (`citybrain serve`) and, after `make demo`, the demo city's feed server.
+
+Starts Airflow's API server (UI, REST API and the execution API the workers call) first,
+and the scheduler, DAG processor and triggerer only once it answers: ``airflow
+standalone`` starts all four at once, and on a busy machine the scheduler's first tasks
+called the execution API before it listened and failed ("connection refused"). The login
+is printed once the UI answers. Each component logs to ``$AIRFLOW_HOME/logs/up/``.
+
+Ctrl-C or SIGTERM stops every component; if one of them dies, the others are stopped too
+and the command fails with the last lines of its log.
+"""
 
 from __future__ import annotations
 
+import signal
 import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from typing import IO, TYPE_CHECKING
 
 from rich.console import Console
 
 from citybrain import airflow_env
-from schemas.settings import get_settings
+from schemas.settings import DEMO_API_URL, Settings, get_settings
+
+if TYPE_CHECKING:
+    from pathlib import Path
+    from types import FrameType
+
+#: Started after the API server answers, in this order.
+BACKGROUND = ("scheduler", "dag-processor", "triggerer")
+#: How long the API server may take to answer (a cold start on a loaded 2-core machine
+#: took over a minute).
+READY_TIMEOUT_SECONDS = 600.0
+STOP_TIMEOUT_SECONDS = 30.0
+HEALTH_PATH = "/api/v2/monitor/health"
+
+# Loopback only: never through a proxy from the environment.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+class _Stop(Exception):
+    """SIGTERM arrived: stop like on Ctrl-C."""
+
+
+@dataclass
+class _Component:
+    name: str
+    process: subprocess.Popen[bytes]
+    log: IO[bytes]
+    log_path: Path
+
+
+def answers(url: str, timeout: float = 5.0) -> bool:
+    """Whether ``url`` answers HTTP 200 now.
+
+    >>> answers("http://127.0.0.1:9/")  # the discard port: nobody listens there
+    False
+    """
+    try:
+        with _OPENER.open(url, timeout=timeout) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _start(name: str, env: dict[str, str], logs: Path, argv: list[str] | None = None) -> _Component:
+    log_path = logs / f"{name}.log"
+    log = log_path.open("ab")
+    process = subprocess.Popen(
+        argv or [airflow_env.airflow_bin(), name],
+        env=env,
+        cwd=airflow_env.REPO,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    return _Component(name, process, log, log_path)
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    text = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _stop(components: list[_Component]) -> None:
+    for c in components:
+        if c.process.poll() is None:
+            c.process.terminate()
+    deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+    for c in components:
+        try:
+            c.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            c.process.kill()
+            c.process.wait()
+        c.log.close()
+
+
+def _dead(components: list[_Component]) -> _Component | None:
+    return next((c for c in components if c.process.poll() is not None), None)
+
+
+def _wait_for_api(url: str, components: list[_Component]) -> _Component | None:
+    """Wait until the API server answers; the component that died meanwhile, if one did."""
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    while not answers(url + HEALTH_PATH):
+        if dead := _dead(components):
+            return dead
+        if time.monotonic() > deadline:
+            msg = (
+                f"the Airflow API server did not answer on {url} within "
+                f"{READY_TIMEOUT_SECONDS:.0f} s; see {components[0].log_path}"
+            )
+            raise TimeoutError(msg)
+        time.sleep(1.0)
+    return None
+
+
+def _citybrain(*args: str) -> list[str]:
+    return [sys.executable, "-m", "citybrain.cli", *args]
+
+
+def _citybrain_services(
+    settings: Settings, env: dict[str, str], logs: Path, console: Console
+) -> list[_Component]:
+    """The situation page, and the demo city's feed server when the demo city is here.
+
+    With the feed server up, the scheduled feed runs Airflow starts pull from it (the
+    settings' default API URL is the demo server's) instead of failing on a dead port.
+    """
+    from citybrain.serve_cli import page_url
+
+    started = [_start("situation-page", env, logs, _citybrain("serve"))]
+    console.print(f"Situation page 态势感知: [bold]{page_url(settings.serve_port)}[/]")
+    demo_city = settings.home / "demo_city"
+    api = urllib.parse.urlsplit(settings.population_api_url)
+    if (demo_city / "manifest.json").exists() and settings.population_api_url == DEMO_API_URL:
+        argv = _citybrain("demo-city", "serve", "--data", str(demo_city), "--port", str(api.port))
+        started.append(_start("demo-feed-server", env, logs, argv))
+        console.print(f"Demo city feed server: [bold]{DEMO_API_URL}[/] (population, credit APIs)")
+    return started
 
 
 def run_up(port: int) -> None:
+    """Start Airflow on ``127.0.0.1:port`` and keep it running until Ctrl-C or SIGTERM."""
     settings = get_settings()
-    console = Console()
+    console = Console(soft_wrap=True)  # the URL and password stay on one line each
     env = airflow_env.environment(settings, port=port)
+    url = airflow_env.api_url(port)
     with console.status("Preparing Airflow (metadata database, lake_writer pool)..."):
         airflow_env.prepare(settings, env=env)
     password = airflow_env.admin_password(settings)
-    console.print(
-        f"Airflow UI: [bold]http://127.0.0.1:{port}[/]  login [bold]{airflow_env.ADMIN_USER}[/] / "
-        f"[bold]{password}[/]  (Ctrl-C stops it)"
-    )
+    logs = airflow_env.airflow_home(settings) / "logs" / "up"
+    logs.mkdir(parents=True, exist_ok=True)
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        raise _Stop
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    components: list[_Component] = []
+    failed: _Component | None = None
     try:
-        subprocess.run(
-            [airflow_env.airflow_bin(), "standalone"], env=env, cwd=airflow_env.REPO, check=False
+        components.append(_start("api-server", env, logs))
+        with console.status(f"Starting the Airflow API server on {url} ..."):
+            failed = _wait_for_api(url, components)
+        if failed is None:
+            # The workers call the execution API from their first task on: start the
+            # scheduler (and the rest) only now that it answers.
+            components += [_start(name, env, logs) for name in BACKGROUND]
+            components += _citybrain_services(settings, env, logs, console)
+            console.print(f"Airflow UI: [bold]{url}[/]")
+            console.print(
+                f"Login: [bold]{airflow_env.ADMIN_USER}[/] / [bold]{password}[/]  (Ctrl-C stops it)"
+            )
+            console.print(f"[dim]Logs of each component: {logs}[/]")
+            while (failed := _dead(components)) is None:
+                time.sleep(1.0)
+    except (KeyboardInterrupt, _Stop):
+        console.print("Stopping Airflow...")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        _stop(components)
+    if failed is not None:
+        console.print(
+            f"[red]Airflow's {failed.name} exited ({failed.process.returncode}); "
+            f"the last lines of {failed.log_path}:[/]\n{_tail(failed.log_path)}"
         )
-    except KeyboardInterrupt:
-        console.print("Airflow stopped.")
+        raise SystemExit(1)
+    console.print("Airflow stopped.")

@@ -73,4 +73,21 @@ class LakeBusy(LakeError, TransientError):
 
 
 class QueryRefused(TerminalError):
-    """A governed query was refused by policy; the message says which rule and why."""
+    """A governed query was refused by policy; the message says which rule and why.
+
+    ``reason`` is a short stable code (``table.not_allowed``, ``function.not_allowed`` ...)
+    for programs and the audit log; the message is for the person who asked, and says
+    what is allowed instead.
+
+    >>> err = QueryRefused("table.not_allowed", "role public may not read core.person")
+    >>> err.reason, str(err)
+    ('table.not_allowed', 'role public may not read core.person')
+    """
+
+    def __init__(self, reason: str, message: str) -> None:
+        self.reason, self.message = reason, message
+        super().__init__(message)
+
+
+class AccessDenied(TerminalError):
+    """A caller could not be authenticated (unknown token) or named an unknown role."""

@@ -69,6 +69,11 @@ class Settings(BaseSettings):
         description="Maintenance expires lake snapshots older than this: time travel "
         "reaches back this many days.",
     )
+    duckdb_memory_limit: str = Field(
+        default="2GB",
+        description="Memory DuckDB may use per lake connection before it spills to "
+        "$CITYBRAIN_HOME/tmp/duckdb (a load of 5M persons stays under 4 GiB with it).",
+    )
 
     # --- pull (feeds/connectors): sources, credentials, HTTP behaviour -----------------
     population_api_url: str = Field(
@@ -91,6 +96,15 @@ class Settings(BaseSettings):
         description="Exchange folder of the file drops, one sub-folder per feed "
         "(default $CITYBRAIN_HOME/demo_city/deliveries).",
     )
+    authority_directory: Path = Field(
+        # The credit office's folder of the exchange, where the demo city publishes it; a
+        # missing file at this default means "no directory", a path set explicitly must exist.
+        default_factory=lambda data: Path(data["drop_dir"]) / "credit" / "authorities.csv",
+        description="CSV of the authorities that decide credit records (统一社会信用代码, "
+        "机关名称, 曾用名, 行政区划代码), merged with the ones the lake has seen: older credit "
+        "records name their authority only "
+        "(default $CITYBRAIN_DROP_DIR/credit/authorities.csv).",
+    )
     http_timeout_seconds: float = Field(
         default=30.0, gt=0, description="Timeout of one HTTP request (connect, read)."
     )
@@ -108,6 +122,22 @@ class Settings(BaseSettings):
         ge=0,
         description="Longest Retry-After honoured; a server asking for more is retried "
         "after this many seconds.",
+    )
+
+    # --- serve (warehouse/serve): the situation page and the HTTP endpoints --------------
+    serve_port: int = Field(
+        default=8600,
+        ge=1,
+        le=65535,
+        description="Port of `citybrain serve` (situation page, /api/sql, /catalog) on 127.0.0.1.",
+    )
+
+    # --- governed SQL (warehouse/governed): roles, principals, tokens --------------------
+    roles_file: Path | None = Field(
+        default=None,
+        description="TOML file of governed-SQL roles and principals; its entries replace "
+        "the defaults of the same name in warehouse/governed/roles.toml (token hashes of "
+        "real users go here, as token_sha256).",
     )
 
     @property

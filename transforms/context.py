@@ -22,6 +22,8 @@ class NormalizeContext:
     today: date
     # HMAC key for person_key (DESIGN.md decision 7); from configuration, never code.
     person_key: bytes = field(repr=False, default=b"")
-    # authority name -> its credit code, for older credit records that carry only the
-    # name (filled from the lake's known authorities; empty is fine)
+    # authority name (or former name) -> its credit code, for older credit records that
+    # carry only the name: the configured directory merged with the lake's known
+    # authorities (warehouse.directory); looked up by a join, names normalized on both
+    # sides (transforms.credit.normalize_authority_name). Empty is fine.
     authority_codes: Mapping[str, str] = field(default_factory=dict)

@@ -12,9 +12,11 @@ Decisions:
   mapping (``ctx.fields``): the first present, non-null source name wins per row.
 - The older sub-system names the authority (处罚机关/许可机关) but sends no code: the code
   is taken from the same name elsewhere in the batch, else from the context's directory
-  (``authority_codes``, name → credit code, when the context carries one; see
-  :func:`resolve_authority_code`), with warning ``authority_code.from_name``; a name known
-  nowhere is ``authority_code.missing`` (the code is part of the business key).
+  (``authority_codes``, name or former name → credit code: the configured directory
+  ``CITYBRAIN_AUTHORITY_DIRECTORY`` merged with the lake's, joined on the name as
+  :func:`normalize_authority_name` spells it; see :func:`resolve_authority_code`), with
+  warning ``authority_code.from_name``; a name known nowhere is ``authority_code.missing``
+  (the code is part of the business key).
 - Subject codes are a credit code or a citizen ID, told apart by the value
   (:func:`schemas.codes.credit_code.check_subject_code`); its type is kept in
   ``subject_code_type``. A 类别 ``自然人`` with a credit code (or an organization with a
@@ -73,7 +75,7 @@ Warnings: ``authority_code.from_name``, ``fine_amount.unit_yuan``,
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import polars as pl
 
@@ -92,7 +94,9 @@ __all__ = [
     "PENALTY_STEPS",
     "PERMIT_STEPS",
     "RED_LIST_WORDS",
+    "authority_directory_frame",
     "date_column",
+    "normalize_authority_name",
     "normalize_lists",
     "normalize_penalties",
     "normalize_permits",
@@ -202,6 +206,41 @@ def map_source_fields(ctx: NormalizeContext) -> Step:
     return map_fields(ctx.fields)
 
 
+def normalize_authority_name(expr: pl.Expr) -> pl.Expr:
+    """An authority's name as records and directories are compared by: cleaned text (NFKC,
+    so ``（）`` and ``()`` agree) without the spaces typed between Chinese characters.
+
+    The same function serves both sides of the directory lookup (the delivered names and
+    the directory's), so a name can only miss its code by being a different name.
+
+    >>> names = pl.Series(["广州市 天河区市场监督管理局\u3000", "国家税务总局（广州市）税务局", "无"])
+    >>> pl.select(normalize_authority_name(pl.lit(names))).to_series().to_list()
+    ['广州市天河区市场监督管理局', '国家税务总局(广州市)税务局', None]
+    """
+    return _collapse(clean_text(expr))
+
+
+def authority_directory_frame(codes: Mapping[str, str]) -> pl.LazyFrame:
+    """The directory as a join table: normalized ``_directory_name`` → ``_directory_code``.
+
+    A name that normalizes to two codes is left out: a guess would put a decision under
+    another authority.
+
+    >>> authority_directory_frame({"某 局": "A", "某局": "A", "两局": "B", "两 局": "C"}).collect().rows()
+    [('某局', 'A')]
+    """
+    table = pl.LazyFrame(
+        {"_directory_name": list(codes), "_directory_code": list(codes.values())},
+        schema={"_directory_name": pl.String, "_directory_code": pl.String},
+    )
+    return (
+        table.with_columns(normalize_authority_name(pl.col("_directory_name")))
+        .drop_nulls()
+        .unique(maintain_order=True)
+        .filter(pl.len().over("_directory_name") == 1)
+    )
+
+
 def resolve_authority_code(ctx: NormalizeContext) -> Step:
     """An authority delivered by name only (the older sub-system's records carry 处罚机关/
     许可机关 but no code) gets its code from the name, with warning
@@ -209,19 +248,16 @@ def resolve_authority_code(ctx: NormalizeContext) -> Step:
 
     1. the code the same name has on the batch's other records, when exactly one code goes
        with that name there;
-    2. else the context's directory of authorities (``authority_codes``: name → credit
-       code, e.g. built by the DAG from the lake's licence issuers and credit authorities),
-       when the context carries one.
+    2. else the context's directory of authorities (``authority_codes``: name or former
+       name → credit code; the configured directory merged with the lake's, see
+       ``warehouse.directory``), looked up by a join on the normalized name.
 
     A name found in neither stays without code and is rejected as
     ``authority_code.missing``: a guess would put the decision under another authority.
 
-    >>> from dataclasses import dataclass
     >>> from datetime import date
-    >>> @dataclass(frozen=True)
-    ... class Ctx(NormalizeContext):
-    ...     authority_codes: dict = None
-    >>> ctx = Ctx(fields={}, today=date(2026, 1, 1), authority_codes={"某局": "11440100MB2C90241A"})
+    >>> ctx = NormalizeContext(fields={}, today=date(2026, 1, 1),
+    ...                        authority_codes={"某局": "11440100MB2C90241A"})
     >>> lf = begin(pl.LazyFrame({
     ...     "authority_code": ["11100000000013338W", None, None, None],
     ...     "authority_name": ["住房和城乡建设部", "住房和城乡建设部", "某局", "另一局"]}))
@@ -229,7 +265,7 @@ def resolve_authority_code(ctx: NormalizeContext) -> Step:
     [('11100000000013338W', []), ('11100000000013338W', ['authority_code.from_name']),
      ('11440100MB2C90241A', ['authority_code.from_name']), (None, [])]
     """
-    directory = dict(getattr(ctx, "authority_codes", None) or {})
+    directory = authority_directory_frame(ctx.authority_codes)
 
     def step(frame: pl.LazyFrame) -> pl.LazyFrame:
         code, name = pl.col("authority_code"), pl.col("authority_name")
@@ -242,10 +278,20 @@ def resolve_authority_code(ctx: NormalizeContext) -> Step:
         in_batch = pl.when(known.n_unique().over("authority_name") == 1).then(
             known.first().over("authority_name")
         )
-        from_directory = name.replace_strict(directory, default=None, return_dtype=pl.String)
+        # The names arrive normalized (the text step runs first: normalize_authority_name's
+        # cleaning and collapsing). A left join keeps every row once (the directory's names
+        # are unique) and, with maintain_order, in delivery order: the later item of a key
+        # still wins in split.
+        frame = frame.join(
+            directory,
+            left_on="authority_name",
+            right_on="_directory_name",
+            how="left",
+            maintain_order="left",
+        )
         frame = frame.with_columns(
             pl.when(code.is_null() & name.is_not_null())
-            .then(pl.coalesce(in_batch, from_directory))
+            .then(pl.coalesce(in_batch, pl.col("_directory_code")))
             .alias("_by_name")
         )
         by_name = pl.col("_by_name")
@@ -253,7 +299,7 @@ def resolve_authority_code(ctx: NormalizeContext) -> Step:
             frame, "authority_code", pl.when(by_name.is_not_null()).then(pl.lit("from_name"))
         )
         return frame.with_columns(pl.coalesce(code, by_name).alias("authority_code")).drop(
-            "_code", "_by_name"
+            "_code", "_directory_code", "_by_name"
         )
 
     return step

@@ -279,7 +279,14 @@ def attach(
     _prepare_folders(settings, read_only=read_only)
     own = con is None
     if con is None:
-        con = connect(extensions=wanted)
+        # Bounded memory, spilling to the home's temp folder: big loads stay predictable
+        # next to Polars in the same process (DuckDB's default is 80% of the machine).
+        config = {"memory_limit": settings.duckdb_memory_limit}
+        if not read_only or settings.home.is_dir():  # a reader never creates the home
+            spill = settings.home / "tmp" / "duckdb"
+            spill.mkdir(parents=True, exist_ok=True)  # DuckDB makes only the last level
+            config["temp_directory"] = str(spill)
+        con = connect(extensions=wanted, config=config)
     else:
         for name in set(wanted) - loaded_extensions(con):
             load_extension(con, name)  # type: ignore[arg-type]

@@ -3,8 +3,8 @@
 Every rejected source row sits in ``meta.quarantine`` with its raw record (as received, as
 JSON) and its reason codes (DESIGN.md decision 5). From here a data engineer can:
 
-- :func:`list_quarantine`: filter by feed, reason, batch and unresolved, with counts by
-  reason (what to fix first);
+- :func:`list_quarantine`: filter by feed, resource, reason, batch and unresolved, with
+  counts by reason (what to fix first);
 - :func:`show_quarantined`: one row, its raw record and each reason in plain language;
 - :func:`replay`: re-normalize the unresolved rows of a feed's resource with the current
   code (after a mapping or standard fix) and load those that now pass, marking them
@@ -89,6 +89,7 @@ class QuarantineEntry(BaseModel):
     quarantined_at: datetime
     resolved_at: datetime | None = None
     resolved_batch_id: str | None = None
+    resource: str | None = None  # NULL on rows quarantined before the column existed
 
 
 class ReasonCount(BaseModel):
@@ -190,10 +191,15 @@ def explain(reason: str, table: str | None = None) -> str | None:
 
 
 def _filters(
-    feed: str | None, reason: str | None, batch_id: str | None, unresolved_only: bool
+    feed: str | None,
+    resource: str | None,
+    reason: str | None,
+    batch_id: str | None,
+    unresolved_only: bool,
 ) -> dict[str, Any]:
     return {
         "feed": feed,
+        "resource": resource,
         "reason": reason,
         "batch_id": batch_id,
         "unresolved_only": unresolved_only,
@@ -209,11 +215,13 @@ def list_quarantine(
     unresolved_only: bool = True,
     limit: int = 50,
     table: str | None = None,
+    resource: str | None = None,
 ) -> QuarantineListing:
     """Quarantined rows matching the filters, newest first, and their counts by reason.
 
     Args:
         feed: only this feed's rows.
+        resource: only rows of this resource (``penalties``; with ``feed``, of that feed's).
         reason: a reason code (``id_number.checksum``) or a field (``id_number``: any of
             its codes).
         batch_id: only rows of this batch.
@@ -221,7 +229,7 @@ def list_quarantine(
         limit: rows to return (the counts cover every matching row).
         table: the core table, to explain reasons more precisely.
     """
-    params = _filters(feed, reason, batch_id, unresolved_only)
+    params = _filters(feed, resource, reason, batch_id, unresolved_only)
     con = attach(settings, read_only=True)
     try:
         lake = settings.lake_name

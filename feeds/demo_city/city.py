@@ -171,6 +171,7 @@ class AuthorityTemplate(_Data):
     name: str
     abbr: str
     per_district: bool = False
+    former: tuple[str, ...] = ()  # names before a reorganisation
 
 
 class PenaltyKind(_Data):
@@ -215,6 +216,7 @@ class Authority(_Data):
     abbr: str
     uscc: str
     region_code: str  # its district, or the city's code for city-wide bodies
+    former_names: tuple[str, ...] = ()
 
 
 def load_city(city: str | Path = "guangzhou") -> City:
@@ -270,6 +272,7 @@ def authorities(city: City, vocabulary: Vocabulary) -> tuple[Authority, ...]:
                     abbr=t.abbr.format(**fill),
                     uscc=_government_uscc(region, name),
                     region_code=region,
+                    former_names=tuple(f.format(**fill) for f in t.former),
                 )
             )
     return tuple(out)

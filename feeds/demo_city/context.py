@@ -146,6 +146,7 @@ def build_context(params: GenerateParams) -> Context:
         areas=areas,
         places=places,
         timeline=timeline,
-        authorities=pl.DataFrame([a.model_dump() for a in auth]),
+        # Former names only go to the credit office's directory (feed_credit).
+        authorities=pl.DataFrame([a.model_dump(exclude={"former_names"}) for a in auth]),
         ids=IdAllocator(prefixes, timeline.end.date() + timedelta(days=1)),
     )

@@ -5,13 +5,16 @@ Every value is a string, as these APIs send them. Reason code: ``subject_code.ch
 (the subject's USCC or citizen ID has a wrong check character). ``CF_NR_FK`` in 元 instead
 of 万元 is valid: CF_NR states the amount, so the unit can be told. Older-generation
 records carry no authority code (only its name) and no 公示截止期: the truth gives the
-real authority code, and ``publish_until`` null for them.
+real authority code, and ``publish_until`` null for them. The credit office also publishes
+its directory of authorities (code, name, former names, region) beside the API's data:
+that is where a name-only record's code can be looked up.
 """
 
 from __future__ import annotations
 
 import polars as pl
 
+from feeds.demo_city.city import authorities
 from feeds.demo_city.context import Context
 from feeds.demo_city.dirt import (
     Dice,
@@ -26,11 +29,11 @@ from feeds.demo_city.dirt import (
 )
 from feeds.demo_city.render import Renderer
 from feeds.demo_city.timeline import Delivery
-from feeds.demo_city.writers import JsonlSink, Sink
+from feeds.demo_city.writers import CsvSink, JsonlSink, Sink
 from schemas.codes.credit_code import USCC_ALPHABET
 from schemas.codes.text import clean_text
 
-__all__ = ["credit_renderers"]
+__all__ = ["AUTHORITY_DIRECTORY", "credit_renderers", "write_authority_directory"]
 
 PENALTY_CURRENT = (
     "CF_XDR_MC",
@@ -554,3 +557,38 @@ def credit_renderers(ctx: Context) -> dict[str, Renderer]:
         )
         for table, (fields, canon, spell, canonical, line) in specs.items()
     }
+
+
+#: Where the credit office publishes its directory of authorities, under ``deliveries/``
+#: (the credit folder of the exchange; ``CITYBRAIN_AUTHORITY_DIRECTORY`` defaults to it).
+AUTHORITY_DIRECTORY = "credit/authorities.csv"
+_DIRECTORY_HEADER = ("统一社会信用代码", "机关名称", "曾用名", "行政区划代码")
+
+
+def write_authority_directory(ctx: Context) -> Sink:
+    """The credit office's directory of the city's authorities, as an office exports it
+    from a spreadsheet: UTF-8 with BOM, CRLF, former names in one cell separated by ``；``.
+
+    It depends on the city file only (like the map), not on the seed.
+    """
+    rows = authorities(ctx.city, ctx.vocabulary)
+    sink = CsvSink(
+        ctx.params.out / "deliveries",
+        AUTHORITY_DIRECTORY,
+        "directory",
+        "utf-8-sig",
+        ctx.timeline.t0,
+        header=_DIRECTORY_HEADER,
+        newline="\r\n",
+    )
+    frame = pl.DataFrame(
+        {
+            "统一社会信用代码": [a.uscc for a in rows],
+            "机关名称": [a.name for a in rows],
+            "曾用名": ["；".join(a.former_names) or None for a in rows],
+            "行政区划代码": [a.region_code for a in rows],
+        }
+    )
+    sink.append(frame)
+    sink.finish()
+    return sink

@@ -4,6 +4,7 @@ Layout of the output folder::
 
     OUT/manifest.json                      every delivery file, its sha256, rows; the params
     OUT/deliveries/<feed>/<file>           exactly as feeds.md says (+ <file>.ok markers)
+    OUT/deliveries/credit/authorities.csv  the credit office's directory of authorities
     OUT/truth/<table>/rows/*.parquet       per delivered row: verdict + canonical values
     OUT/truth/<table>/current/*.parquet    per business key: what the lake should hold
 
@@ -25,7 +26,7 @@ import polars as pl
 from feeds.demo_city.context import Context, GenerateParams, build_context
 from feeds.demo_city.credit import list_versions, penalty_versions, permit_versions
 from feeds.demo_city.entities import entity_versions, initial_entities
-from feeds.demo_city.feed_credit import credit_renderers
+from feeds.demo_city.feed_credit import credit_renderers, write_authority_directory
 from feeds.demo_city.feed_geospatial import address_renderer, address_versions, write_boundaries
 from feeds.demo_city.feed_legal_entity import legal_entity_renderer
 from feeds.demo_city.feed_licence import licence_renderer
@@ -90,7 +91,7 @@ def generate(params: GenerateParams, progress: Progress | None = None) -> dict[s
         >>> with tempfile.TemporaryDirectory() as out:
         ...     manifest = generate(GenerateParams(residents=300, seed=1, days=2, out=Path(out)))
         >>> sorted({d["feed"] for d in manifest["deliveries"]})
-        ['credit_api', 'geospatial', 'legal_entity', 'licence', 'population', 'population_api']
+        ['credit', 'credit_api', 'geospatial', 'legal_entity', 'licence', 'population', 'population_api']
     """
     progress = progress or _no_progress
     out = params.out
@@ -108,6 +109,7 @@ def generate(params: GenerateParams, progress: Progress | None = None) -> dict[s
     }
     sinks = _sinks(list(renderers.values()))
     boundaries = write_boundaries(ctx, truth)
+    directory = write_authority_directory(ctx)
     address = address_versions(ctx)
     address_blocks = max(1, -(-address.height // params.chunk_size))
     total = ctx.n_chunks + address_blocks + 1
@@ -128,7 +130,11 @@ def generate(params: GenerateParams, progress: Progress | None = None) -> dict[s
         "generator": "citybrain demo_city",
         "manifest_version": MANIFEST_VERSION,
         "params": json.loads(params.model_dump_json()),
-        "deliveries": [*boundaries.manifest(), *(e for s in sinks.values() for e in s.manifest())],
+        "deliveries": [
+            *boundaries.manifest(),
+            *directory.manifest(),
+            *(e for s in sinks.values() for e in s.manifest()),
+        ],
         "truth": _truth_index(out),
     }
     manifest["deliveries"].sort(key=lambda d: (d["feed"], d["delivered_at"], d["path"]))

@@ -10,8 +10,21 @@ from schemas.records.credit import CreditListEntry, CreditPenalty, CreditPermit
 from schemas.records.geospatial import AddressPoint, Area
 from schemas.records.legal_entity import LegalEntity
 from schemas.records.licence import Licence
+from schemas.records.lineage import LineageEdge
+from schemas.records.mart import (
+    Alert,
+    EntitiesByArea,
+    EntityRegistrationsMonthly,
+    FeedFreshness,
+    LicencesByArea,
+    PenaltiesMonthly,
+    PopulationByArea,
+    PopulationMonthly,
+    QualityScore,
+)
 from schemas.records.meta import Batch, Delivery, QuarantineRow, QueryAudit, Watermark
 from schemas.records.population import Person
+from schemas.records.quality import FeedSla, QualityResult
 
 TABLES: tuple[type[CanonicalRecord], ...] = (
     Person,
@@ -27,6 +40,18 @@ TABLES: tuple[type[CanonicalRecord], ...] = (
     QuarantineRow,
     Watermark,
     QueryAudit,
+    QualityResult,
+    FeedSla,
+    LineageEdge,
+    PopulationByArea,
+    PopulationMonthly,
+    EntitiesByArea,
+    EntityRegistrationsMonthly,
+    LicencesByArea,
+    PenaltiesMonthly,
+    Alert,
+    FeedFreshness,
+    QualityScore,
 )
 
 
@@ -47,6 +72,7 @@ def table(name: str) -> type[CanonicalRecord]:
 __all__ = [
     "TABLES",
     "AddressPoint",
+    "Alert",
     "Area",
     "Batch",
     "CanonicalRecord",
@@ -54,13 +80,24 @@ __all__ = [
     "CreditPenalty",
     "CreditPermit",
     "Delivery",
+    "EntitiesByArea",
+    "EntityRegistrationsMonthly",
+    "FeedFreshness",
+    "FeedSla",
     "Geometry",
     "JsonText",
     "LakeType",
     "LegalEntity",
     "Licence",
+    "LicencesByArea",
+    "LineageEdge",
     "Money",
+    "PenaltiesMonthly",
     "Person",
+    "PopulationByArea",
+    "PopulationMonthly",
+    "QualityResult",
+    "QualityScore",
     "QuarantineRow",
     "QueryAudit",
     "Watermark",

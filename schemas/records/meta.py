@@ -10,6 +10,13 @@ from schemas.standard import std
 
 _OWNER = "市政务服务数据管理局（数据大脑）"
 
+# At the end of each table, nullable: a lake made before the column existed takes it with
+# a plain ALTER TABLE ... ADD COLUMN (what `citybrain lake init` reports).
+_RESOURCE = (
+    "The feed's resource (persons, penalties, boundaries ...: ResourceSpec.name). NULL on "
+    "rows written before the column existed; their batch id begins <feed>-<resource>-."
+)
+
 BatchStatus = Literal["running", "loaded", "failed", "skipped_duplicate"]
 
 
@@ -27,6 +34,7 @@ class Delivery(CanonicalRecord):
     raw_path: str = std("原始区路径", "Where the bytes are kept in the raw zone.")
     size_bytes: int = std("字节数", "Size of the delivery.")
     received_at: datetime = std("接收时间", "When citybrain received it.")
+    resource: str | None = std("资源", _RESOURCE, default=None)
 
 
 class Batch(CanonicalRecord):
@@ -52,6 +60,7 @@ class Batch(CanonicalRecord):
         "结束时间", "When the load committed or failed.", default=None
     )
     message: str | None = std("说明", "Failure reason or note, in plain language.", default=None)
+    resource: str | None = std("资源", _RESOURCE, default=None)
 
 
 class QuarantineRow(CanonicalRecord):
@@ -76,6 +85,7 @@ class QuarantineRow(CanonicalRecord):
     resolved_batch_id: str | None = std(
         "解决批次", "The replay batch that loaded it.", default=None
     )
+    resource: str | None = std("资源", _RESOURCE, default=None)
 
 
 class Watermark(CanonicalRecord):
@@ -91,6 +101,7 @@ class Watermark(CanonicalRecord):
     cursor_value: str = std("游标值", "Largest cursor value loaded.")
     batch_id: str = std("批次号", "Batch that moved the watermark.")
     updated_at: datetime = std("更新时间", "When the watermark moved.")
+    resource: str | None = std("资源", _RESOURCE, default=None)
 
 
 class QueryAudit(CanonicalRecord):

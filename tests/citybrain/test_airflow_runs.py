@@ -77,6 +77,18 @@ def test_every_feed_dag_runs_in_airflow_and_every_batch_reconciles(city, monkeyp
     assert sum(r[3] for r in rows[len(first) :]) == 0  # the re-run loaded nothing new
     assert any(r[3] > 0 for r in first if r[0] == "population")
 
+    # The marts DAG (scheduled on the feeds' Assets) runs on what the feeds loaded.
+    from warehouse.lake import attach
+
+    marts = airflow_env.airflow(settings, "dags", "test", "citybrain_marts", env=env, check=False)
+    assert marts.returncode == 0, marts.stdout[-3000:] + marts.stderr[-3000:]
+    con = attach(settings, read_only=True)
+    try:
+        scored = con.execute("SELECT count(DISTINCT batch_id) FROM lake.mart.quality_scorecard")
+        assert scored.fetchone()[0] == sum(r[1] == "loaded" for r in rows)
+    finally:
+        con.close()
+
     # What `citybrain demo` prints comes from the same ledger.
     from citybrain.demo import summary_rows
 

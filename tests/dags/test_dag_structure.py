@@ -20,6 +20,7 @@ EXPECTED = {
         for name in FEEDS
     },
     "lake_maintenance": {"maintain": set()},
+    "citybrain_marts": {"build_marts": set()},
 }
 
 _PROBE = """
@@ -35,6 +36,10 @@ for dag_id, dag in bag.dags.items():
         "params": sorted(dag.params.keys()),
         "tags": sorted(dag.tags),
         "outlets": {t.task_id: [getattr(o, "uri", None) for o in t.outlets] for t in dag.tasks},
+        "schedule_kind": type(getattr(dag.timetable, "asset_condition", None)).__name__,
+        "schedule": sorted(
+            getattr(a, "uri", "") for a in getattr(dag.timetable, "asset_condition", None).objects
+        ) if hasattr(getattr(dag.timetable, "asset_condition", None), "objects") else [],
     }
 print(json.dumps(out))
 """
@@ -97,3 +102,13 @@ def test_dag_files_parse_without_heavy_imports() -> None:
         env={**os.environ, "AIRFLOW__CORE__LOAD_EXAMPLES": "False"},
     ).stdout.splitlines()
     assert out[-1] == "[]", f"heavy modules imported at parse time: {out[-1]}"
+
+
+def test_marts_rebuild_when_any_feed_lands_through_the_one_pool(dagbag: dict) -> None:
+    dag = dagbag["dags"]["citybrain_marts"]
+    # Any one feed (AssetAny), not all five (a list would wait for every feed).
+    assert dag["schedule_kind"] == "AssetAny"
+    assert dag["schedule"] == sorted(f"citybrain://lake/feeds/{name}" for name in FEEDS)
+    assert dag["pools"]["build_marts"] == "lake_writer"
+    assert dag["outlets"]["build_marts"] == ["citybrain://lake/marts"]
+    assert all(r >= 2 for r in dag["retries"].values())

@@ -147,7 +147,7 @@ def test_contract_tables_have_their_key_and_columns(name: str) -> None:
 def test_table_names_are_unique_and_zoned() -> None:
     names = [m.__table__ for m in TABLES]
     assert len(names) == len(set(names))
-    assert all(n.split(".")[0] in {"core", "meta"} for n in names)
+    assert all(n.split(".")[0] in {"core", "mart", "meta"} for n in names)
     # Core tables carry provenance and history; meta tables are the lake's own books.
     assert all(m.__history__ == m.__table__.startswith("core.") for m in TABLES)
 

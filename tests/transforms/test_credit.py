@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -373,13 +372,6 @@ def _api_items(path: Path) -> pl.DataFrame:
     )
 
 
-@dataclass(frozen=True)
-class _DirectoryContext(NormalizeContext):
-    # What the DAG would pass once NormalizeContext has it: authorities known to the lake
-    # (licence issuers, earlier credit records), name → credit code.
-    authority_codes: dict[str, str] = field(default_factory=dict)
-
-
 def _judged(city: Path, table: str, steps, ctx) -> pl.DataFrame:
     truth = pl.read_parquet(city / f"truth/{table}/rows/*.parquet")
     frame = _api_items(city / "deliveries" / truth["delivery"][0])
@@ -415,7 +407,7 @@ def _same(column: str, truth: str | None = None) -> pl.Expr:
 
 
 def test_penalties_equal_the_truth(city: Path) -> None:
-    ctx = _DirectoryContext(
+    ctx = NormalizeContext(
         fields=P_CTX.fields, today=TODAY, authority_codes=_authorities_from_licences(city)
     )
     j = _judged(city, "credit_penalty", PENALTY_STEPS, ctx)
@@ -435,7 +427,7 @@ def test_permits_equal_the_truth(city: Path) -> None:
     # Older-generation records name their authority only: the code comes from the batch's
     # other records, or the directory the DAG passes.
     licences = _authorities_from_licences(city)
-    ctx = _DirectoryContext(fields=PERMITS.fields, today=TODAY, authority_codes=licences)
+    ctx = NormalizeContext(fields=PERMITS.fields, today=TODAY, authority_codes=licences)
     j = _judged(city, "credit_permit", PERMIT_STEPS, ctx)
     legacy = pl.col("record_generation") == "legacy"
     columns = {c: _same(c) for c in ("decision_no", "authority_code", "authority_name", "subject_name",
@@ -464,3 +456,58 @@ def _authorities_from_licences(city: Path) -> dict[str, str]:
     )
     pairs = frame.select("颁证单位", "颁证单位代码").drop_nulls().unique()
     return dict(pairs.iter_rows())
+
+
+# --- the directory of authorities ---------------------------------------------------------
+
+
+def test_the_directory_join_keeps_every_row_once_and_in_delivery_order() -> None:
+    # A later item of a business key wins in split, so the lookup must not reorder rows;
+    # the directory's spelling (full-width brackets, spaces) meets the records' after both
+    # are normalized the same way.
+    names = ["国家税务总局（广州市）税务局", "广州市 交通运输局", "某不明机关", None]
+    codes = {"国家税务总局(广州市)税务局 ": MARKET, "广州市交通运输局": COMPANY}
+    rows = [LEGACY_PENALTY | {"CF_WSH": f"罚{i}", "CF_XZJG": names[i % 4]} for i in range(2_000)]
+    ctx = NormalizeContext(fields=P_CTX.fields, today=TODAY, authority_codes=codes)
+    out = run_steps(begin(_frame(rows)), [b(ctx) for b in PENALTY_STEPS]).collect()
+    assert out["_source_row"].to_list() == list(range(1, 2_001))
+    assert out["authority_code"].head(4).to_list() == [MARKET, COMPANY, None, None]
+    assert out["_reasons"].head(4).to_list() == [
+        [],
+        [],
+        ["authority_code.missing"],
+        ["authority_code.missing"],
+    ]
+
+
+def test_a_name_the_directory_gives_two_codes_is_not_guessed() -> None:
+    ctx = NormalizeContext(
+        fields=P_CTX.fields,
+        today=TODAY,
+        authority_codes={MARKET_NAME: MARKET, MARKET_NAME.replace("市场", "市场 "): COMPANY},
+    )
+    valid, rejected, _ = normalize_penalties(_frame([LEGACY_PENALTY]), ctx).collect()
+    assert valid.height == 0
+    assert rejected["reasons"].to_list() == [["authority_code.missing"]]
+
+
+def test_the_published_directory_alone_resolves_every_older_record(city: Path) -> None:
+    # The credit office's directory (feeds/demo_city writes it beside the credit data),
+    # without any help from licences or the lake: every older record the truth can load
+    # gets the truth's authority code.
+    from warehouse.directory import read_directory_file
+
+    published = read_directory_file(city / "deliveries" / "credit" / "authorities.csv")
+    codes = dict(published.select("name", "code").iter_rows())
+    for table, steps, fields in (
+        ("credit_penalty", PENALTY_STEPS, P_CTX.fields),
+        ("credit_permit", PERMIT_STEPS, K_CTX.fields),
+    ):
+        ctx = NormalizeContext(fields=fields, today=TODAY, authority_codes=codes)
+        j = _judged(city, table, steps, ctx)
+        legacy = j.filter(
+            (pl.col("record_generation") == "legacy") & (pl.col("outcome") != "quarantine")
+        )
+        assert legacy.height >= 20, table
+        assert legacy.filter(pl.col("_reasons").list.len() > 0).height == 0, table
+        assert (legacy["authority_code"] == legacy["authority_code_truth"]).all(), table

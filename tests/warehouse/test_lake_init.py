@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
+import json
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
+import polars as pl
 import pytest
+from sqlglot import exp
 
 from schemas.errors import SpecError
 from schemas.generate import table_columns, table_name
@@ -17,6 +22,7 @@ from warehouse.sql import load_sql
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from types import ModuleType
 
     import duckdb
 
@@ -217,3 +223,103 @@ def test_new_model_adds_only_its_table(settings: Settings, con: duckdb.DuckDBPyC
 def test_same_table_declared_twice_is_a_spec_error(settings: Settings) -> None:
     with pytest.raises(SpecError, match=r"meta\.probe is declared twice"):
         init_lake(settings, [Probe, ProbeDrifted])
+
+
+# --- a lake made before meta.* had a resource column ---------------------------------------
+
+RESOURCE_TABLES = ("meta.batches", "meta.deliveries", "meta.quarantine", "meta.watermarks")
+
+
+def _support() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "load_support", Path(__file__).with_name("test_load_support.py")
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _lake_before_the_resource_column(settings: Settings, legacy_row: dict[str, str]) -> None:
+    """A lake as the loader left it before meta.* had a resource column: the tables without
+    it, a watermark and a quarantined row known only by their batch ids."""
+    init_lake(settings)
+    con = attach(settings)
+    try:
+        for name in RESOURCE_TABLES:
+            drop = exp.Drop(tables=[exp.column("resource")], kind="COLUMN")
+            table = exp.to_table(name)
+            table.set("catalog", exp.to_identifier("lake"))
+            con.execute(exp.Alter(this=table, kind="TABLE", actions=[drop]).sql("duckdb"))
+        con.execute(
+            "INSERT INTO lake.meta.watermarks VALUES "
+            "('population', 'GXSJ', '2026-01-01 00:00:00', 'population-persons-old', "
+            "TIMESTAMP '2026-01-01 01:00:00')"
+        )
+        con.execute(
+            "INSERT INTO lake.meta.quarantine VALUES ('population', 'population-persons-old', "
+            "'gaj_rk_old.csv', 9, CAST($raw AS JSON), ['name.missing'], "
+            "TIMESTAMP '2026-01-01 01:00:00', NULL, NULL)",
+            {"raw": json.dumps(legacy_row, ensure_ascii=False)},
+        )
+    finally:
+        con.close()
+
+
+@pytest.mark.slow  # ~20 s: init, migrate, load and replay on one lake
+def test_a_lake_from_before_the_resource_column_takes_it_with_the_reported_alter(
+    settings: Settings, tmp_path: Path
+) -> None:
+    from feeds.spec import FEEDS
+    from warehouse.load import load_batch, read_watermark
+    from warehouse.quarantine import list_quarantine, replay
+
+    support = _support()
+    legacy_id = support.citizen_id("11010519800808001")
+    _lake_before_the_resource_column(settings, support.population_row(legacy_id))
+
+    with pytest.raises(SchemaDrift) as caught:
+        init_lake(settings)
+    drifts = caught.value.drifts
+    assert {(d.table, d.column) for d in drifts} == {(t, "resource") for t in RESOURCE_TABLES}
+    # Nullable at the end of each table: a plain ADD COLUMN, nothing to fill first.
+    assert {d.fix for d in drifts} == {
+        f"ALTER TABLE lake.{t} ADD COLUMN resource TEXT" for t in RESOURCE_TABLES
+    }
+
+    con = attach(settings)
+    try:
+        for drift in drifts:
+            con.execute(drift.fix)
+    finally:
+        con.close()
+    assert set(init_lake(settings).relabelled) == set(RESOURCE_TABLES)  # labels only
+    assert not init_lake(settings).changed
+
+    # Rows written before the column are still found by their batch id's prefix.
+    assert read_watermark(settings, "population", "persons") == "2026-01-01 00:00:00"
+    assert read_watermark(settings, "population", "movers") is None
+    assert list_quarantine(settings, resource="persons").total == 1
+    assert list_quarantine(settings, resource="movers").total == 0
+
+    staged = support.stage(tmp_path, "d1", support.persons([1]), cursor_max="2026-01-02")
+    assert load_batch(settings, staged).watermark_moved
+    watermarks = support.read(settings, "meta.watermarks")
+    assert watermarks.select("resource", "cursor_value", "batch_id").rows() == [
+        ("persons", "2026-01-02", staged.batch_id)  # the old row, moved and filled in
+    ]
+    assert support.read(settings, "meta.batches")["resource"].to_list() == ["persons"]
+
+    fields = dict(FEEDS["population"].resources[0].fields)
+    result = replay(
+        settings, "population", "core.person", fields, resource="persons",
+        person_key=b"test-person-key", updated_at="source_updated_at",
+    )  # fmt: skip
+    assert (result.replayed, result.resolved) == (1, 1)
+    assert support.read(settings, "core.person")["id_number"].to_list() == [
+        f"{1:018d}",
+        legacy_id,
+    ]
+    replayed = support.read(settings, "meta.batches").filter(
+        pl.col("batch_id") == result.load.batch_id
+    )
+    assert replayed["resource"].to_list() == ["persons"]

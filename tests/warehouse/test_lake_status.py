@@ -48,6 +48,7 @@ def test_status_after_init_and_a_load(settings: Settings) -> None:
             "cursor_value": ["2026-11-01 00:00:00"] * 100,
             "batch_id": ["b1"] * 100,
             "updated_at": [dt.datetime(2026, 11, 2)] * 100,
+            "resource": ["persons"] * 100,
         },
         schema=polars_schema(model),
     )

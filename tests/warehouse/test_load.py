@@ -118,8 +118,9 @@ def test_first_load_inserts_core_history_quarantine_ledger_and_watermark(
     assert set(history["_valid_from"]) == {S.UPDATED}
 
     quarantine = S.read(lake, "meta.quarantine")
-    assert quarantine.select("feed", "batch_id", "source", "source_row").row(0) == (
+    assert quarantine.select("feed", "resource", "batch_id", "source", "source_row").row(0) == (
         "population",
+        "persons",
         staged.batch_id,
         "gaj_rk_full_20260102.csv",
         7,
@@ -129,7 +130,11 @@ def test_first_load_inserts_core_history_quarantine_ledger_and_watermark(
     assert quarantine["resolved_at"].is_null().all()
 
     ledger = S.read(lake, "meta.batches").row(0, named=True)
-    assert ledger["status"] == "loaded"
+    assert (ledger["status"], ledger["feed"], ledger["resource"]) == (
+        "loaded",
+        "population",
+        "persons",
+    )
     assert (
         ledger["rows_in"],
         ledger["rows_loaded"],
@@ -138,6 +143,9 @@ def test_first_load_inserts_core_history_quarantine_ledger_and_watermark(
     ) == (5, 3, 1, 1)
     assert "1 superseded in the delivery" in ledger["message"]
     assert read_watermark(lake, "population", "persons") == "2026-01-01 09:30:00"
+    assert S.read(lake, "meta.watermarks").select("feed", "resource", "batch_id").rows() == [
+        ("population", "persons", staged.batch_id)
+    ]
 
     # The snapshot the result names is the one this batch committed, and says so.
     (message,) = _query(
@@ -511,13 +519,15 @@ def test_a_failure_is_recorded_and_replaced_when_the_batch_loads(
     assert record_failure(lake, staged, RuntimeError("disk full"))
     assert record_failure(lake, staged, RuntimeError("disk still full"))
     rows = S.read(lake, "meta.batches")
-    assert rows.select("status", "rows_in", "rows_loaded").rows() == [("failed", 0, 0)]
+    assert rows.select("status", "resource", "rows_in", "rows_loaded").rows() == [
+        ("failed", "persons", 0, 0)
+    ]
     assert rows["message"][0] == "RuntimeError: disk still full (2 rows waiting; none loaded)"
     _reconciles(lake)
 
     load_batch(lake, staged)
     ledger = S.read(lake, "meta.batches")
-    assert ledger["status"].to_list() == ["loaded"]
+    assert ledger.select("status", "resource").rows() == [("loaded", "persons")]
     assert "loaded after 1 failed attempt(s)" in ledger["message"][0]
 
 
@@ -531,10 +541,25 @@ def test_a_failure_after_the_load_never_marks_a_loaded_batch_failed(
     assert S.read(lake, "meta.batches")["status"].to_list() == ["loaded"]
 
 
+def test_a_failure_known_only_by_its_batch_id_takes_the_resource_the_id_names(
+    lake: Settings,
+) -> None:
+    ref = BatchRef(S.batch_id("d1", "credit", "permits"), "credit", "/exchange/credit")
+    assert record_failure(lake, ref, "the credit API answered 503 all night")
+    odd = BatchRef("manual-1", "credit", "/exchange/credit")
+    assert record_failure(lake, odd, "a batch id of another shape")
+    rows = S.read(lake, "meta.batches").select("batch_id", "feed", "resource", "status")
+    assert rows.rows() == [
+        ("credit-permits-d1", "credit", "permits", "failed"),
+        ("manual-1", "credit", None, "failed"),  # NULL rather than a guess
+    ]
+
+
 def test_a_delivery_is_registered_once_per_content(lake: Settings) -> None:
     fields = {
         "sha256": "ab" * 32,
         "feed": "population",
+        "resource": "persons",
         "source": "/drop/gaj_rk_full_20260102.csv",
         "raw_path": "/raw/population/persons/abab/gaj_rk_full_20260102.csv",
         "size_bytes": 1234,
@@ -543,9 +568,40 @@ def test_a_delivery_is_registered_once_per_content(lake: Settings) -> None:
     assert register_delivery(lake, **fields)
     assert not register_delivery(lake, **fields)
     rows = S.read(lake, "meta.deliveries")
-    assert rows.select("sha256", "size_bytes", "received_at").rows() == [
-        ("ab" * 32, 1234, datetime(2026, 1, 2, 16, 0))
+    assert rows.select("sha256", "resource", "size_bytes", "received_at").rows() == [
+        ("ab" * 32, "persons", 1234, datetime(2026, 1, 2, 16, 0))
     ]
+
+
+def test_the_pull_registers_each_delivery_with_its_resource(lake: Settings, tmp_path: Path) -> None:
+    from citybrain.tasks import pull_feed
+
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    square = [[[116.0, 39.0], [116.1, 39.0], [116.1, 39.1], [116.0, 39.1], [116.0, 39.0]]]
+    feature = {
+        "type": "Feature",
+        "properties": {"code": "110105", "name": "朝阳区", "level": "district"},
+        "geometry": {"type": "Polygon", "coordinates": square},
+    }
+    files = {
+        "boundaries_20260102.geojson": json.dumps(
+            {"type": "FeatureCollection", "features": [feature]}, ensure_ascii=False
+        ),
+        "address_20260102.csv": "地址编码,标准地址,更新时间\nA1,朝阳路1号,2026-01-02 08:00:00\n",
+    }
+    for name, text in files.items():
+        (drop / name).write_text(text, encoding="utf-8")
+        (drop / f"{name}.ok").touch()
+
+    pulled = pull_feed("geospatial", str(drop), settings=lake)
+
+    by_resource = {d["resource"]: d["sha256"] for d in pulled}
+    assert set(by_resource) == {"boundaries", "addresses"}
+    rows = S.read(lake, "meta.deliveries").select("sha256", "feed", "resource")
+    assert sorted(rows.rows()) == sorted(
+        (sha, "geospatial", resource) for resource, sha in by_resource.items()
+    )
 
 
 # --- watermarks ----------------------------------------------------------------------------
@@ -565,6 +621,23 @@ def test_the_watermark_moves_forward_only_and_per_resource(lake: Settings, tmp_p
     # Another resource of another feed keeps its own cursor.
     assert read_watermark(lake, "geospatial", "addresses") is None
     assert S.read(lake, "meta.watermarks").height == 1
+
+
+def test_each_resource_of_a_feed_has_its_own_watermark_row(lake: Settings, tmp_path: Path) -> None:
+    load_batch(lake, S.stage(tmp_path, "p1", S.persons([1]), cursor_max="2026-01-05"))
+    movers = S.stage(tmp_path, "m1", S.persons([2]), resource="movers", cursor_max="2026-01-03")
+    assert load_batch(lake, movers).watermark_moved
+    assert read_watermark(lake, "population", "persons") == "2026-01-05"
+    assert read_watermark(lake, "population", "movers") == "2026-01-03"
+    rows = S.read(lake, "meta.watermarks").sort("resource")
+    assert rows.select("feed", "resource", "cursor_value").rows() == [
+        ("population", "movers", "2026-01-03"),
+        ("population", "persons", "2026-01-05"),
+    ]
+    assert S.read(lake, "meta.batches").sort("batch_id")["resource"].to_list() == [
+        "movers",
+        "persons",
+    ]
 
 
 def test_a_batch_moving_the_watermark_needs_a_resource_batch_id(

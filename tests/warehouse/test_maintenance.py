@@ -32,6 +32,7 @@ def _daily_increments(settings: Settings, days: int, rows: int) -> None:
                     "cursor_value": "2026-01-01",
                     "batch_id": f"b{day}",
                     "updated_at": datetime(2026, 1, 1, tzinfo=UTC).replace(tzinfo=None),
+                    "resource": "persons",
                 }
             )
             con.register("increment", frame)

@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import polars as pl
 import pytest
 
 from feeds.spec import FEEDS
@@ -78,11 +79,17 @@ def test_list_filters_and_counts_reasons(quarantined: tuple[Settings, str]) -> N
     assert len(list_quarantine(settings, reason="name.missing", limit=2).rows) == 2
     assert list_quarantine(settings, batch_id=batch).total == 4
     assert list_quarantine(settings, feed="credit").total == 0
+    assert {r.resource for r in listing.rows} == {"persons"}
+    assert list_quarantine(settings, feed="population", resource="persons").total == 4
+    assert list_quarantine(settings, resource="persons", reason="id_number").total == 1
+    other = list_quarantine(settings, resource="movers")
+    assert (other.total, other.reasons) == (0, ())
 
 
 def test_show_gives_the_raw_record_and_plain_reasons(quarantined: tuple[Settings, str]) -> None:
     settings, batch = quarantined
     row = show_quarantined(settings, batch, 3, table="core.person")
+    assert (row.feed, row.resource) == ("population", "persons")
     assert row.raw_record["GMSFHM"] == BAD_ID
     assert row.raw_record["XM_NEW"] == "王五"
     explained = {r.code: r.explanation for r in row.explained}
@@ -126,6 +133,11 @@ def test_replay_loads_fixed_rows_marks_them_resolved_and_refreshes_the_rest(
     resolved = quarantine.filter(quarantine["resolved_at"].is_not_null())
     assert resolved["source_row"].to_list() == [1, 2]
     assert set(resolved["resolved_batch_id"]) == {load.batch_id}
+    assert set(quarantine["resource"]) == {"persons"}
+    ledger = S.read(settings, "meta.batches").filter(pl.col("batch_id") == load.batch_id)
+    assert ledger.select("feed", "resource", "status").rows() == [
+        ("population", "persons", "loaded")
+    ]
     still = quarantine.filter(quarantine["resolved_at"].is_null())
     assert still.select("source_row", "reasons").rows() == [
         (3, ["id_number.checksum"]),

@@ -53,6 +53,12 @@ def test_list_shows_counts_by_reason_and_rows(lake: tuple[Settings, str]) -> Non
     assert "name.missing" in out.output
     assert "a required value is" in out.output  # the reason explained
     assert "Rows (2 of 2" in out.output
+    assert "resource" in out.output and "persons" in out.output
+
+    by_resource = runner.invoke(app, ["list", "--resource", "persons", "--json"])
+    assert [r["resource"] for r in json.loads(by_resource.output)["rows"]] == ["persons"] * 2
+    none = runner.invoke(app, ["list", "--feed", "population", "--resource", "movers"])
+    assert none.exit_code == 0 and "No unresolved quarantined rows match." in none.output
 
     as_json = runner.invoke(app, ["list", "--reason", "birth_date", "--json"])
     listing = json.loads(as_json.output)

@@ -153,6 +153,7 @@ def apply_batch(
             lake,
             rejected_path=job.rejected_path,
             feed=job.feed,
+            resource=job.resource,
             batch_id=job.batch_id,
             quarantined_at=loaded_at,
         )
@@ -168,6 +169,7 @@ def apply_batch(
         lake,
         batch_id=job.batch_id,
         feed=job.feed,
+        resource=job.resource,
         source=job.source,
         counts={
             "rows_in": job.rows_in,

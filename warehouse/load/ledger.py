@@ -43,6 +43,25 @@ class LedgerRow:
     message: str | None
 
 
+def resource_of(feed: str, batch_id: str) -> str | None:
+    """The resource a batch id names (``<feed>-<resource>-...``, RawDelivery.batch_id).
+
+    For writers that do not pass the resource they write; None when the id is shaped
+    otherwise (the column then stays NULL rather than guessed).
+
+    >>> resource_of("credit", "credit-penalties-0a1b2c3d4e5f6a7b")
+    'penalties'
+    >>> resource_of("population", "population-persons-replay-0a1b2c3d4e5f6a7b")
+    'persons'
+    >>> resource_of("credit", "population-persons-0a1b2c3d4e5f6a7b") is None
+    True
+    """
+    if not batch_id.startswith(f"{feed}-"):
+        return None
+    resource, found, _ = batch_id.removeprefix(f"{feed}-").partition("-")
+    return resource if found and resource else None
+
+
 def _run(con: duckdb.DuckDBPyConnection, lake: str, name: str, **params: Any) -> list[tuple]:
     return con.execute(statement("load", name, lake), params).fetchall()
 
@@ -63,8 +82,12 @@ def record_loaded(
     started_at: datetime,
     finished_at: datetime,
     message: str | None,
+    resource: str | None = None,
 ) -> None:
-    """Replace any failed attempts of the batch by its ``loaded`` row."""
+    """Replace any failed attempts of the batch by its ``loaded`` row.
+
+    ``resource`` defaults to the one the batch id names (:func:`resource_of`).
+    """
     _run(con, lake, "batch_clear_attempts", batch_id=batch_id)
     _run(
         con,
@@ -72,6 +95,7 @@ def record_loaded(
         "batch_insert",
         batch_id=batch_id,
         feed=feed,
+        resource=resource or resource_of(feed, batch_id),
         source=source,
         started_at=started_at,
         finished_at=finished_at,
@@ -90,6 +114,7 @@ def record_failed(
     started_at: datetime,
     finished_at: datetime,
     message: str,
+    resource: str | None = None,
 ) -> bool:
     """Replace any earlier failed attempt by this one; never touches a loaded batch."""
     _run(con, lake, "batch_clear_attempts", batch_id=batch_id)
@@ -99,6 +124,7 @@ def record_failed(
         "batch_failure_insert",
         batch_id=batch_id,
         feed=feed,
+        resource=resource or resource_of(feed, batch_id),
         source=source,
         started_at=started_at,
         finished_at=finished_at,
@@ -115,14 +141,19 @@ def quarantine(
     feed: str,
     batch_id: str,
     quarantined_at: datetime,
+    resource: str | None = None,
 ) -> int:
-    """Insert the rejected rows with their raw record and reasons; rows inserted."""
+    """Insert the rejected rows with their raw record and reasons; rows inserted.
+
+    ``resource`` defaults to the one the batch id names (:func:`resource_of`).
+    """
     rows = _run(
         con,
         lake,
         "quarantine_insert",
         rejected_path=str(rejected_path),
         feed=feed,
+        resource=resource or resource_of(feed, batch_id),
         batch_id=batch_id,
         quarantined_at=quarantined_at,
     )
@@ -147,6 +178,7 @@ def move_watermark(
         "watermark_upsert",
         batch_prefix=batch_prefix(feed, resource),
         feed=feed,
+        resource=resource,
         cursor_field=cursor_field,
         cursor_value=cursor_value,
         batch_id=batch_id,
@@ -161,6 +193,7 @@ def register(
     *,
     sha256: str,
     feed: str,
+    resource: str,
     source: str,
     raw_path: str,
     size_bytes: int,
@@ -173,6 +206,7 @@ def register(
         "delivery_register",
         sha256=sha256,
         feed=feed,
+        resource=resource,
         source=source,
         raw_path=raw_path,
         size_bytes=size_bytes,
@@ -236,6 +270,7 @@ def record_failure(
                 settings.lake_name,
                 batch_id=batch.batch_id,
                 feed=batch.feed,
+                resource=getattr(batch, "resource", None),
                 source=batch.source,
                 started_at=at,
                 finished_at=at,
@@ -254,6 +289,7 @@ def register_delivery(
     *,
     sha256: str,
     feed: str,
+    resource: str,
     source: str,
     raw_path: str | Path,
     size_bytes: int,
@@ -279,6 +315,7 @@ def register_delivery(
                 settings.lake_name,
                 sha256=sha256,
                 feed=feed,
+                resource=resource,
                 source=source,
                 raw_path=str(raw_path),
                 size_bytes=size_bytes,
@@ -307,6 +344,7 @@ def read_watermark(settings: Settings, feed: str, resource: str) -> str | None:
             settings.lake_name,
             "watermark_read",
             feed=feed,
+            resource=resource,
             batch_prefix=batch_prefix(feed, resource),
         )
     finally:

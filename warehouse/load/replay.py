@@ -170,7 +170,12 @@ def _valid_file(valid: pl.DataFrame, rows: pl.DataFrame, folder: Path) -> Path:
 def _unresolved(
     con: duckdb.DuckDBPyConnection, lake: str, feed: str, resource: str, batch_id: str | None
 ) -> pl.DataFrame:
-    params = {"feed": feed, "batch_prefix": batch_prefix(feed, resource), "batch_id": batch_id}
+    params = {
+        "feed": feed,
+        "resource": resource,
+        "batch_prefix": batch_prefix(feed, resource),
+        "batch_id": batch_id,
+    }
     rows = con.execute(statement("quarantine", "unresolved", lake), params).pl()
     return rows.with_row_index(SEQ).with_columns(pl.col(SEQ).cast(pl.Int64))
 
@@ -295,7 +300,7 @@ def replay(
         settings: where the lake is.
         feed, table, fields: the feed, its resource's core table and field mapping
             (``FEEDS[feed]`` resource's ``table`` and ``fields``).
-        resource: the resource's name: quarantined rows are found by its batch ids.
+        resource: the resource's name: the quarantined rows of that resource are replayed.
         person_key: HMAC key for ``person_key`` (population), from configuration.
         today: judge every row as of this date; by default each row is judged as of its
             delivery's date, as it was the first time.

@@ -33,8 +33,8 @@ RECEIVED_AT = "_received_at"
 def batch_prefix(feed: str, resource: str) -> str:
     """How the batch ids of a feed's resource begin (``RawDelivery.batch_id`` in feeds/).
 
-    ``meta.watermarks`` and ``meta.quarantine`` keep no resource column; this prefix is
-    how the loader tells a feed's resources apart in them.
+    Rows written before the meta tables had a ``resource`` column are told apart by it
+    (the loader falls back to this prefix where ``resource`` is NULL).
 
     >>> batch_prefix("credit", "penalties")
     'credit-penalties-'

@@ -90,6 +90,7 @@ NAMES = {
     "licence": r"dzzz_\d{6}(_\d+)?\.xlsx",
     "population_api": r"persons\.jsonl",
     "credit_api": r"(penalties|permits|lists)\.jsonl",
+    "credit": r"authorities\.csv",  # the credit office's directory of authorities
 }
 
 

@@ -1,9 +1,9 @@
 -- The ledger row of a loaded batch, in the same transaction as its rows.
 INSERT INTO lake.meta.batches (
     batch_id, feed, source, rows_in, rows_loaded, rows_quarantined, rows_duplicate,
-    status, started_at, finished_at, message
+    status, started_at, finished_at, message, resource
 )
 VALUES (
     $batch_id, $feed, $source, $rows_in, $rows_loaded, $rows_quarantined, $rows_duplicate,
-    'loaded', $started_at, $finished_at, $message
+    'loaded', $started_at, $finished_at, $message, $resource
 )

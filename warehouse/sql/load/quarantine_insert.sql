@@ -1,7 +1,7 @@
 -- Rejected rows of a batch with the record as received and every reason code.
 INSERT INTO lake.meta.quarantine (
     feed, batch_id, source, source_row, raw_record, reasons, quarantined_at,
-    resolved_at, resolved_batch_id
+    resolved_at, resolved_batch_id, resource
 )
 SELECT
     $feed,
@@ -12,5 +12,6 @@ SELECT
     r.reasons,
     $quarantined_at,
     NULL,
-    NULL
+    NULL,
+    $resource
 FROM read_parquet($rejected_path) AS r

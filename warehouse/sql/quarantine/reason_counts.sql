@@ -6,6 +6,10 @@ SELECT
     count(*) FILTER (WHERE q.resolved_at IS NULL) AS unresolved
 FROM lake.meta.quarantine AS q, unnest(q.reasons) AS r(reason)
 WHERE ($feed IS NULL OR q.feed = $feed)
+    AND (
+        $resource IS NULL
+        OR coalesce(q.resource = $resource, starts_with(q.batch_id, q.feed || '-' || $resource || '-'))
+    )
     AND ($batch_id IS NULL OR q.batch_id = $batch_id)
     AND (NOT $unresolved_only OR q.resolved_at IS NULL)
     AND (

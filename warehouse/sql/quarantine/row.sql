@@ -8,6 +8,7 @@ SELECT
     q.reasons,
     q.quarantined_at,
     q.resolved_at,
-    q.resolved_batch_id
+    q.resolved_batch_id,
+    q.resource
 FROM lake.meta.quarantine AS q
 WHERE q.batch_id = $batch_id AND q.source_row = $source_row

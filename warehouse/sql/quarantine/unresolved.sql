@@ -2,7 +2,8 @@
 -- arrived: the clock their normalization judged them by and that orders their versions.
 -- Batch ids read <feed>-<resource>-<first 16 hex of the delivery's sha256>
 -- (feeds/delivery.py); without a registered delivery the batch's start, then the
--- quarantine time, stand in for the receipt time.
+-- quarantine time, stand in for the receipt time. A row quarantined before
+-- meta.quarantine had a resource column (resource NULL) is found by its batch id's prefix.
 SELECT
     q.batch_id,
     q.source,
@@ -24,7 +25,7 @@ SELECT
     ) AS delivered_at
 FROM lake.meta.quarantine AS q
 WHERE q.feed = $feed
-    AND starts_with(q.batch_id, $batch_prefix)
+    AND coalesce(q.resource = $resource, starts_with(q.batch_id, $batch_prefix))
     AND q.resolved_at IS NULL
     AND ($batch_id IS NULL OR q.batch_id = $batch_id)
 ORDER BY delivered_at, q.batch_id, q.source_row

@@ -1,0 +1,1 @@
+DELETE FROM lake.meta.feed_slas WHERE feed = $feed
