@@ -8,13 +8,12 @@ file drops from its folder and the APIs from the real loopback feed server; then
 from __future__ import annotations
 
 import importlib.util
-import os
 import sys
 from pathlib import Path
 
 import pytest
 
-from schemas.settings import Settings, get_settings
+from schemas.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 FILE_FEEDS = ("population", "legal_entity", "geospatial", "licence")
@@ -30,15 +29,6 @@ def _check_module():
     sys.modules[spec.name] = module  # dataclasses look their module up
     spec.loader.exec_module(module)
     return module
-
-
-@pytest.fixture
-def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    for key in list(os.environ):
-        if key.startswith("CITYBRAIN_"):
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("CITYBRAIN_HOME", str(tmp_path / "home"))
-    return get_settings()
 
 
 @pytest.mark.slow

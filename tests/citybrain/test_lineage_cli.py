@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from typing import TYPE_CHECKING
 
 import pytest
@@ -15,25 +14,15 @@ from feeds.spec import FEEDS
 from schemas.errors import LakeError
 from schemas.generate import table_columns
 from schemas.records import table
-from schemas.settings import Settings, get_settings
+from schemas.settings import Settings
 from warehouse.lake import attach, init_lake
 from warehouse.lineage import mart_sql_files, read_lake_edges
 from warehouse.sql import load_sql
 
 if TYPE_CHECKING:
-    from pathlib import Path
+    pass
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    """Settings of an empty home: no lake yet, nothing from the developer's environment."""
-    for key in list(os.environ):
-        if key.startswith("CITYBRAIN_"):
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("CITYBRAIN_HOME", str(tmp_path / "home"))
-    return get_settings()
 
 
 # --- department fields → core columns ------------------------------------------------------

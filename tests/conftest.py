@@ -1,4 +1,4 @@
-"""Lake fixtures: every test gets its own CITYBRAIN_HOME under tmp_path."""
+"""Fixtures every test folder shares."""
 
 from __future__ import annotations
 
