@@ -27,6 +27,7 @@ import pytest
 from citybrain import airflow_env
 from feeds.spec import FEEDS
 from schemas.settings import Settings, get_settings
+from tests.support import CHROMIUM, CHROMIUM_FLAGS, free_port
 
 # One Airflow for the module, its tests in order on one xdist worker; the last stops it.
 pytestmark = [
@@ -36,17 +37,6 @@ pytestmark = [
 ]
 
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 STARTUP_SECONDS = 600  # a cold Airflow start on a loaded 2-core machine took ~2 min
 RUN_SECONDS = 300
 STOP_SECONDS = 90
@@ -59,12 +49,6 @@ from airflow.dag_processing.dagbag import DagBag
 bag = DagBag(dag_folder=sys.argv[1])
 print(json.dumps({"errors": list(bag.import_errors), "dags": sorted(bag.dag_ids)}))
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _port_is_free(port: int) -> bool:
@@ -179,9 +163,9 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         mp.setenv("CITYBRAIN_HOME", str(tmp / "home"))
         # Airflow's log servers have fixed ports by default: free ones, so that this test
         # does not collide with another Airflow on the machine.
-        mp.setenv("AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT", str(_free_port()))
-        mp.setenv("AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT", str(_free_port()))
-        mp.setenv("CITYBRAIN_SERVE_PORT", str(_free_port()))  # the situation page
+        mp.setenv("AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT", str(free_port()))
+        mp.setenv("AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT", str(free_port()))
+        mp.setenv("CITYBRAIN_SERVE_PORT", str(free_port()))  # the situation page
         settings = get_settings()
         init_lake(settings)  # the maintenance run needs a lake
         # The DAG ids Airflow finds in dags/, read meanwhile by Airflow itself.
@@ -192,7 +176,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
             stderr=subprocess.DEVNULL,
             text=True,
         )
-        port = _free_port()
+        port = free_port()
         log = tmp / "up.log"
         with log.open("wb") as out:
             process = subprocess.Popen(

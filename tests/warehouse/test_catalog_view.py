@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -20,6 +16,7 @@ from citybrain.lineage import record_lineage
 from schemas.generate import polars_schema
 from schemas.records import TABLES, table
 from schemas.settings import Settings
+from tests.support import serving
 from warehouse.frames import insert_frame
 from warehouse.lake import attach, init_lake
 from warehouse.lineage import Catalog, Edge, LakeState, build_catalog, lineage_tree
@@ -33,32 +30,6 @@ if TYPE_CHECKING:
 # One lake for the HTTP tests: creating every table and recording lineage takes ~8 s.
 SLOW = pytest.mark.slow
 STATIC = catalog_routes.__file__.rsplit("/", 1)[0] + "/static"
-
-
-@contextmanager
-def running(app: FastAPI) -> Iterator[str]:
-    """Serve ``app`` with uvicorn on a free loopback port in a thread; yield its base URL."""
-    import uvicorn
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if time.monotonic() > deadline:
-            msg = "uvicorn did not start within 15 s"
-            raise RuntimeError(msg)
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def _insert(settings: Settings, name: str, rows: list[dict]) -> None:
@@ -130,7 +101,7 @@ def base_url(lake: Settings) -> Iterator[str]:
     app.state.settings = lake
     app.include_router(catalog_routes.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    with running(app) as url:
+    with serving(app, lifespan=False) as url:
         yield url
 
 
@@ -208,7 +179,7 @@ def test_the_page_of_an_empty_home_explains_itself(
     # A bare router (no app state) reads the settings from the environment at request time.
     app = FastAPI()
     app.include_router(catalog_routes.router)
-    with running(app) as url:
+    with serving(app, lifespan=False) as url:
         page = httpx.get(f"{url}/catalog", timeout=30).text
         lineage = httpx.get(f"{url}/api/lineage/mart.alerts", timeout=30).json()
     assert "citybrain lake init" in page

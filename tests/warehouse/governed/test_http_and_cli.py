@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import stat
-import threading
-import time
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from typer.testing import CliRunner
 
 from citybrain.cli import app as cli_app
 from schemas.errors import AccessDenied
+from tests.support import serving as _serving
 from tests.warehouse.governed.conftest import ID_ZHANG, SECRETS, TIANHE, audit_row
 from warehouse.governed import authenticate, issue_tokens
 from warehouse.governed.tokens import token_file
@@ -32,34 +29,14 @@ if TYPE_CHECKING:
     from schemas.settings import Settings
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextmanager
 def serving(settings: Settings) -> Iterator[str]:
     """The SQL router in a FastAPI app under uvicorn, in a thread, on 127.0.0.1."""
     api = FastAPI()
     api.state.settings = settings
     api.include_router(router)
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(api, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with _serving(api, lifespan=False) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

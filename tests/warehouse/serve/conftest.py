@@ -9,10 +9,6 @@ so one worker builds it.
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
-from contextlib import contextmanager
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -20,11 +16,10 @@ import polars as pl
 import pytest
 
 from schemas.settings import Settings
+from tests.support import serving
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
-    from fastapi import FastAPI
+    pass
 
 LAKE_GROUP = pytest.mark.xdist_group("situation_lake")
 FILE_FEEDS = ("geospatial", "population", "legal_entity", "licence")
@@ -123,35 +118,7 @@ def district_areas(situation_settings: Settings) -> dict[str, str]:
     return dict(rows)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def running(app: FastAPI) -> Iterator[str]:
-    """Serve ``app`` with uvicorn on a free loopback port in a thread; yield its base URL."""
-    import uvicorn
-
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            msg = "uvicorn did not start within 15 s"
-            raise RuntimeError(msg)
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+running = serving  # the name these tests use
 
 
 def rows_where(frame: pl.DataFrame, **equal: Any) -> pl.DataFrame:

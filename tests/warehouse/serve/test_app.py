@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from tests.warehouse.serve.conftest import free_port, running
+from tests.support import free_port
+from tests.warehouse.serve.conftest import running
 from warehouse.serve.app import create_app
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.warehouse.serve.test_situation_page import find_chromium
+from tests.support import find_chromium
 
 ROOT = Path(__file__).resolve().parents[3]
 SCRIPT = "scripts/ensure_system_packages.sh"

@@ -11,7 +11,6 @@ install it, unless ``CITYBRAIN_SKIP_BROWSER=1``.
 
 from __future__ import annotations
 
-import os
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +19,7 @@ from urllib.parse import urlsplit
 import polars as pl
 import pytest
 
+from tests.support import CHROMIUM_FLAGS, find_chromium
 from tests.warehouse.serve.conftest import (
     LAKE_GROUP,
     busiest_district,
@@ -40,17 +40,6 @@ if TYPE_CHECKING:
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration, LAKE_GROUP]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
 TILES = (
     "population",
@@ -65,20 +54,6 @@ TILES = (
 )
 NO_DATA = "#eceff3"
 RAMP = ["#deebf7", "#b3d1ea", "#7fb0d8", "#4a89c0", "#1f5f99", "#0b3c6b"]
-
-
-def find_chromium(path: Path = CHROMIUM) -> Path:
-    """Debian's Chromium; fails (or skips, with CITYBRAIN_SKIP_BROWSER=1) when missing."""
-    if path.exists():
-        return path
-    if os.environ.get("CITYBRAIN_SKIP_BROWSER") == "1":
-        pytest.skip("CITYBRAIN_SKIP_BROWSER=1: the situation page's browser test is skipped")
-    pytest.fail(
-        f"Chromium is not installed at {path}: run `scripts/ensure_system_packages.sh` "
-        "as root (it installs Debian's chromium), or set CITYBRAIN_SKIP_BROWSER=1 to skip "
-        "this browser test.",
-        pytrace=False,
-    )
 
 
 @pytest.fixture(scope="module")
