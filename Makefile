@@ -47,6 +47,8 @@ format: install
 bench: install
 	$(RUN) python benchmarks/bench_codes.py
 	$(RUN) python benchmarks/bench_demo_city.py
+	$(RUN) python benchmarks/bench_pipeline.py
+	$(RUN) python benchmarks/bench_situation.py
 
 clean:
 	rm -rf .citybrain .pytest_cache .ruff_cache
