@@ -37,15 +37,20 @@ def normalize_with(
     business key (None: the later source row wins).
     """
     schema = polars_schema(model)
-    source = begin(frame)
-    stepped = run_steps(source, [build(ctx) for build in builders])
+    steps = [build(ctx) for build in builders]
+
+    def begin_and_step(delivery: pl.LazyFrame) -> pl.LazyFrame:
+        return run_steps(begin(delivery), steps)
+
     return split(
-        stepped,
+        begin_and_step(frame),
         columns=list(schema.names()),
         schema=schema,
         business_key=list(model.__business_key__),
         updated_at=updated_at,
-        source=source,
+        source=begin(frame),
+        delivery=frame,
+        steps=begin_and_step,
     )
 
 

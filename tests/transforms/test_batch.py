@@ -61,22 +61,36 @@ def test_rejected_rows_keep_the_raw_record_and_all_reasons() -> None:
     assert rejected["reasons"].to_list() == [["k.format"]]
 
 
-def _lazy_batch(keys: list[str], times: list[int | None], bad: set[int]):
+def _lazy_batch(keys: list[str], times: list[int | None], bad: set[int], *, sliced: bool = True):
     n = len(keys)
-    source = begin(
-        pl.LazyFrame(
-            {"k": keys, "t": times, "_source": ["f"] * n, "_source_row": list(range(1, n + 1))},
-            schema_overrides={"t": pl.Int64},
-        )
+    delivery = pl.LazyFrame(
+        {"k": keys, "t": times, "_source": ["f"] * n, "_source_row": list(range(1, n + 1))},
+        schema_overrides={"t": pl.Int64},
     )
-    lf = flag(source, "k", pl.when(pl.col("_source_row").is_in(list(bad))).then(pl.lit("format")))
+
+    def steps(frame: pl.LazyFrame) -> pl.LazyFrame:
+        rejected = pl.col("_source_row").is_in(list(bad))
+        return flag(begin(frame), "k", pl.when(rejected).then(pl.lit("format")))
+
     return split(
-        lf, columns=["k", "t"], schema=SCHEMA, business_key=["k"], updated_at="t", source=source
+        steps(delivery),
+        columns=["k", "t"],
+        schema=SCHEMA,
+        business_key=["k"],
+        updated_at="t",
+        source=begin(delivery),
+        # With the delivery and its steps, write() normalizes one slice of the delivery at
+        # a time; without, it takes the stepped rows in batches.
+        delivery=delivery if sliced else None,
+        steps=steps if sliced else None,
     )
 
 
+@pytest.mark.parametrize("sliced", [True, False], ids=["delivery_slices", "stepped_batches"])
 @pytest.mark.parametrize(("seed", "chunk_rows"), [(0, 1), (1, 7), (2, 50), (3, 10_000)])
-def test_written_in_chunks_equals_collected_at_once(tmp_path, seed: int, chunk_rows: int) -> None:
+def test_written_in_chunks_equals_collected_at_once(
+    tmp_path, seed: int, chunk_rows: int, sliced: bool
+) -> None:
     # A delivery larger than a chunk is normalized chunk by chunk (bounded memory); a key
     # repeated across chunks must end exactly as when the whole batch is split at once.
     rng = random.Random(seed)
@@ -84,7 +98,7 @@ def test_written_in_chunks_equals_collected_at_once(tmp_path, seed: int, chunk_r
     keys = [rng.choice("abcdefghijklmnopqrstuvwxyz") + str(rng.randint(0, 20)) for _ in range(n)]
     times = [rng.choice([None, *range(5)]) for _ in range(n)]
     bad = {i for i in range(1, n + 1) if rng.random() < 0.1}
-    batch = _lazy_batch(keys, times, bad)
+    batch = _lazy_batch(keys, times, bad, sliced=sliced)
     valid, rejected, dups = batch.collect()
     out = batch.write(tmp_path, chunk_rows=chunk_rows)
 
