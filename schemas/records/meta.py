@@ -61,6 +61,18 @@ class Batch(CanonicalRecord):
     )
     message: str | None = std("说明", "Failure reason or note, in plain language.", default=None)
     resource: str | None = std("资源", _RESOURCE, default=None)
+    rows_superseded: int | None = std(
+        "同批取代行数",
+        "Of rows_duplicate: rows a newer row of the same key in the same delivery replaced "
+        "(the department sent the key twice). NULL on rows written before the column existed.",
+        default=None,
+    )
+    failed_attempts: int | None = std(
+        "失败尝试次数",
+        "Load attempts of this batch that failed before it committed. NULL on rows written "
+        "before the column existed.",
+        default=None,
+    )
 
 
 class QuarantineRow(CanonicalRecord):

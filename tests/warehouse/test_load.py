@@ -142,6 +142,7 @@ def test_first_load_inserts_core_history_quarantine_ledger_and_watermark(
         ledger["rows_duplicate"],
     ) == (5, 3, 1, 1)
     assert "1 superseded in the delivery" in ledger["message"]
+    assert (ledger["rows_superseded"], ledger["failed_attempts"]) == (1, 0)
     assert read_watermark(lake, "population", "persons") == "2026-01-01 09:30:00"
     assert S.read(lake, "meta.watermarks").select("feed", "resource", "batch_id").rows() == [
         ("population", "persons", staged.batch_id)
@@ -529,6 +530,7 @@ def test_a_failure_is_recorded_and_replaced_when_the_batch_loads(
     ledger = S.read(lake, "meta.batches")
     assert ledger.select("status", "resource").rows() == [("loaded", "persons")]
     assert "loaded after 1 failed attempt(s)" in ledger["message"][0]
+    assert ledger["failed_attempts"].to_list() == [1]  # what the quality scorecard counts
 
 
 def test_a_failure_after_the_load_never_marks_a_loaded_batch_failed(

@@ -128,6 +128,7 @@ def apply_batch(
     *,
     started_at: datetime,
     note: str | None = None,
+    failed_attempts: int = 0,
 ) -> BatchResult:
     """Write one batch in the caller's open transaction; the result has no snapshot yet.
 
@@ -176,6 +177,8 @@ def apply_batch(
             "rows_loaded": plan.written,
             "rows_quarantined": quarantined,
             "rows_duplicate": duplicates.total,
+            "rows_superseded": duplicates.superseded_in_delivery,
+            "failed_attempts": failed_attempts,
         },
         started_at=started_at,
         finished_at=now(),
@@ -238,7 +241,15 @@ def _attempt(
         if done is not None:
             # Nothing written: the transaction commits no snapshot.
             return _skipped(job, done)
-        result = apply_batch(con, lake, job, started_at=started_at, note=_failed_before(rows))
+        failed = sum(r.status == "failed" for r in rows)
+        result = apply_batch(
+            con,
+            lake,
+            job,
+            started_at=started_at,
+            note=_failed_before(rows),
+            failed_attempts=failed,
+        )
     return result.model_copy(update={"snapshot_id": ledger.last_snapshot(con, lake)})
 
 

@@ -117,7 +117,8 @@ def test_quality_scores_follow_the_a_over_b_counts_and_accumulate_once_per_batch
                 "population",
                 t0,
                 10,
-                message="inserted 5, updated 0; duplicates: 1 superseded in the delivery",
+                rows_superseded=1,
+                failed_attempts=0,
             ),
             # 40 hours after the previous delivery against an SLA of 30: late; and it took
             # a second attempt to load.
@@ -126,8 +127,8 @@ def test_quality_scores_follow_the_a_over_b_counts_and_accumulate_once_per_batch
                 "population",
                 t0 + timedelta(hours=40),
                 4,
-                message="inserted 4, updated 0; duplicates: none; loaded after 1 failed "
-                "attempt(s), the last: database is locked",
+                rows_superseded=0,
+                failed_attempts=1,
             ),
             # Failed batches are not scored.
             batch("p3", "population", t0 + timedelta(hours=41), 0, status="failed"),

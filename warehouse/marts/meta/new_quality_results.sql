@@ -32,7 +32,8 @@ ledger AS (
         b.feed,
         b.rows_in,
         b.finished_at,
-        b.message,
+        b.rows_superseded,
+        b.failed_attempts,
         lag(b.finished_at) OVER (PARTITION BY b.feed ORDER BY b.finished_at, b.batch_id)
             AS previous_finished_at
     FROM lake.meta.batches AS b
@@ -83,19 +84,14 @@ from_quarantine AS (
     CROSS JOIN quarantine_rules AS qr
     LEFT JOIN broken AS k ON k.batch_id = n.batch_id AND k.rule_id = qr.rule_id
 ),
--- The loader's ledger message names the rows superseded by a newer row of the same key in
--- the same delivery: true duplicates (re-delivered identical rows are not).
+-- Rows superseded by a newer row of the same key in the same delivery: true duplicates
+-- (re-delivered identical rows are not). NULL on batches loaded before the ledger counted
+-- them: scored as none.
 from_ledger AS (
     SELECT
         n.batch_id,
         'accuracy.duplicates' AS rule_id,
-        n.rows_in - coalesce(
-            TRY_CAST(
-                replace(regexp_extract(n.message, '([0-9,]+) superseded in the delivery', 1), ',', '')
-                AS BIGINT
-            ),
-            0
-        ) AS passed,
+        n.rows_in - coalesce(n.rows_superseded, 0) AS passed,
         n.rows_in AS evaluated
     FROM new_batches AS n
     UNION ALL
@@ -115,10 +111,7 @@ from_ledger AS (
         n.batch_id,
         'accessibility.available',
         1,
-        1 + coalesce(
-            TRY_CAST(regexp_extract(n.message, 'loaded after ([0-9]+) failed attempt', 1) AS BIGINT),
-            0
-        )
+        1 + coalesce(n.failed_attempts, 0)
     FROM new_batches AS n
 ),
 -- Versions a batch wrote whose subject should be known to the entity or population base.
