@@ -14,7 +14,7 @@ and writes them to the lake, so the catalog page can read the whole chain from t
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
@@ -27,63 +27,6 @@ if TYPE_CHECKING:
 
     from feeds.spec import FeedSpec
     from schemas.settings import Settings
-
-
-class Derivation(NamedTuple):
-    """A core column the transforms (or the loader) compute from other core columns."""
-
-    sources: tuple[str, ...]  # columns of the same table, or "schema.table.column"
-    how: str
-
-
-# The FeedSpecs list which columns are derived, not from what: that lives in the transform
-# steps' code. A test holds this table to every spec's ``derived`` columns, so a new derived
-# column cannot go untraced.
-DERIVED: dict[tuple[str, str], Derivation] = {
-    ("core.person", "person_key"): Derivation(
-        ("id_number",), "keyed HMAC-SHA256 of the normalized ID number"
-    ),
-    ("core.person", "residence_region_code"): Derivation(
-        ("residence_street_code",), "county part of the street code, retired codes mapped"
-    ),
-    ("core.legal_entity", "industry_section"): Derivation(
-        ("industry_code",), "GB/T 4754 section letter of the industry code"
-    ),
-    ("core.legal_entity", "capital_currency"): Derivation(
-        ("registered_capital",), "currency written in 注册资本 (万元人民币, 万美元 ...)"
-    ),
-    ("core.legal_entity", "status_raw"): Derivation(
-        ("status",), "the bureau's own wording of 登记状态, kept as delivered"
-    ),
-    ("core.address_point", "lon"): Derivation(
-        ("source_lon", "source_lat", "source_crs"), "converted to WGS-84 from GCJ-02/BD-09"
-    ),
-    ("core.address_point", "lat"): Derivation(
-        ("source_lon", "source_lat", "source_crs"), "converted to WGS-84 from GCJ-02/BD-09"
-    ),
-    ("core.address_point", "region_code"): Derivation(
-        ("street_code", "lon", "lat", "core.area.geometry"),
-        "county of 所属区划代码, else of the district polygon containing the point",
-    ),
-    ("core.address_point", "grid_code"): Derivation(
-        ("lon", "lat", "core.area.geometry"), "grid polygon containing the point (loader)"
-    ),
-    ("core.address_point", "h3_r9"): Derivation(
-        ("lon", "lat"), "H3 cell (resolution 9) of the WGS-84 point"
-    ),
-    ("core.credit_penalty", "subject_code_type"): Derivation(
-        ("subject_code", "subject_category"), "USCC or citizen ID, judged from the code"
-    ),
-    ("core.credit_permit", "subject_code_type"): Derivation(
-        ("subject_code", "subject_category"), "USCC or citizen ID, judged from the code"
-    ),
-    ("core.credit_list", "list_name"): Derivation(
-        ("list_type",), "the list's own name as delivered (list_type keeps black/red)"
-    ),
-    ("core.licence", "is_perpetual"): Derivation(
-        ("valid_to",), "true when 有效期截止 is 长期, 9999-12-31 or empty"
-    ),
-}
 
 
 def _split(table: str, source: str) -> tuple[str, str]:
@@ -125,10 +68,7 @@ def feed_edges(feeds: Mapping[str, FeedSpec] | None = None) -> list[Edge]:
                         transform="orders the versions of a key: its update time",
                     )
                 )
-            for column in res.derived:
-                derivation = DERIVED.get((res.table, column))
-                if derivation is None:
-                    continue  # the test of DERIVED names it
+            for column, derivation in res.derived.items():
                 for source in derivation.sources:
                     table, source_column = _split(res.table, source)
                     edges.append(

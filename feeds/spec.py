@@ -12,7 +12,7 @@ DAGs, the ingest command and the freshness checks are all generated from ``FEEDS
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -73,6 +73,13 @@ Transport = Annotated[
 ]
 
 
+class Derived(NamedTuple):
+    """A column the transforms (or the loader) compute from other columns, and how."""
+
+    sources: tuple[str, ...]  # columns of the same table, or "schema.table.column"
+    how: str  # in a phrase, for the catalog's lineage
+
+
 class ResourceSpec(_Frozen):
     """One stream of records of a feed, landing in one core table."""
 
@@ -85,8 +92,9 @@ class ResourceSpec(_Frozen):
     # canonical column that orders versions of a key (newest wins); None: the delivery's
     # receipt time orders them (later delivery wins)
     updated_at: str | None = None
-    # columns the transforms compute from others (person_key from id_number, ...)
-    derived: tuple[str, ...] = ()
+    # columns the transforms compute from others (person_key from id_number, ...): what
+    # from and how, so the catalog's lineage reaches the department's fields through them
+    derived: dict[str, Derived] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _columns_exist(self) -> ResourceSpec:
@@ -152,7 +160,15 @@ POPULATION = FeedSpec(
             ),
             cursor_field="GXSJ",
             updated_at="source_updated_at",
-            derived=("person_key", "residence_region_code"),
+            derived={
+                "person_key": Derived(
+                    ("id_number",), "keyed HMAC-SHA256 of the normalized ID number"
+                ),
+                "residence_region_code": Derived(
+                    ("residence_street_code",),
+                    "county part of the street code, retired codes mapped",
+                ),
+            },
             fields={
                 "id_number": _f("GMSFHM"),
                 "name": _f("XM"),
@@ -192,7 +208,17 @@ LEGAL_ENTITY = FeedSpec(
             ),
             cursor_field="核准日期",
             updated_at="approved_date",
-            derived=("industry_section", "capital_currency", "status_raw"),
+            derived={
+                "industry_section": Derived(
+                    ("industry_code",), "GB/T 4754 section letter of the industry code"
+                ),
+                "capital_currency": Derived(
+                    ("registered_capital",), "currency written in 注册资本 (万元人民币, 万美元 ...)"
+                ),
+                "status_raw": Derived(
+                    ("status",), "the bureau's own wording of 登记状态, kept as delivered"
+                ),
+            },
             fields={
                 "uscc": _f("统一社会信用代码"),
                 "registration_number": _f("注册号"),
@@ -243,7 +269,25 @@ GEOSPATIAL = FeedSpec(
             transports=(FileDropTransport(patterns=("address_*.csv",), format="csv"),),
             cursor_field="更新时间",
             updated_at="source_updated_at",
-            derived=("lon", "lat", "region_code", "grid_code", "h3_r9"),
+            derived={
+                "lon": Derived(
+                    ("source_lon", "source_lat", "source_crs"),
+                    "converted to WGS-84 from GCJ-02/BD-09",
+                ),
+                "lat": Derived(
+                    ("source_lon", "source_lat", "source_crs"),
+                    "converted to WGS-84 from GCJ-02/BD-09",
+                ),
+                "region_code": Derived(
+                    ("street_code", "lon", "lat", "core.area.geometry"),
+                    "county of 所属区划代码, else of the district polygon containing the point",
+                ),
+                "grid_code": Derived(
+                    ("lon", "lat", "core.area.geometry"),
+                    "grid polygon containing the point (loader)",
+                ),
+                "h3_r9": Derived(("lon", "lat"), "H3 cell (resolution 9) of the WGS-84 point"),
+            },
             fields={
                 "address_code": _f("地址编码"),
                 "address": _f("标准地址"),
@@ -269,7 +313,11 @@ CREDIT = FeedSpec(
             name="penalties",
             table="core.credit_penalty",
             transports=(HttpCursorTransport(path="/api/credit/penalties"),),
-            derived=("subject_code_type",),
+            derived={
+                "subject_code_type": Derived(
+                    ("subject_code", "subject_category"), "USCC or citizen ID, judged from the code"
+                ),
+            },
             # Current CF_* codes first, then the older sub-system's names (standards.md §6).
             fields={
                 "decision_no": _f("CF_WSH"),
@@ -294,7 +342,11 @@ CREDIT = FeedSpec(
             name="permits",
             table="core.credit_permit",
             transports=(HttpCursorTransport(path="/api/credit/permits"),),
-            derived=("subject_code_type",),
+            derived={
+                "subject_code_type": Derived(
+                    ("subject_code", "subject_category"), "USCC or citizen ID, judged from the code"
+                ),
+            },
             fields={
                 "decision_no": _f("XK_WSH"),
                 "authority_code": _f("XK_XKJGDM", "XK_XZJGDM"),
@@ -316,7 +368,11 @@ CREDIT = FeedSpec(
             name="lists",
             table="core.credit_list",
             transports=(HttpCursorTransport(path="/api/credit/lists"),),
-            derived=("list_name",),
+            derived={
+                "list_name": Derived(
+                    ("list_type",), "the list's own name as delivered (list_type keeps black/red)"
+                ),
+            },
             fields={
                 name: (name,)
                 for name in (
@@ -348,7 +404,11 @@ LICENCE = FeedSpec(
                 FileDropTransport(patterns=("dzzz_*.xlsx",), format="xlsx", sheet="证照信息"),
             ),
             cursor_field="颁证日期",
-            derived=("is_perpetual",),
+            derived={
+                "is_perpetual": Derived(
+                    ("valid_to",), "true when 有效期截止 is 长期, 9999-12-31 or empty"
+                ),
+            },
             fields={
                 "certificate_id": _f("证照标识"),
                 "licence_type_code": _f("证照类型代码"),
