@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
     from fastapi import FastAPI
 
+    from schemas.settings import Settings
+
 #: Debian's Chromium (``scripts/ensure_system_packages.sh`` installs it); never a
 #: browser downloaded by a test tool.
 CHROMIUM = Path("/usr/bin/chromium")
@@ -82,3 +84,26 @@ def find_chromium(path: Path = CHROMIUM) -> Path:
         "the browser tests.",
         pytrace=False,
     )
+
+
+#: A demo city's feeds in the order the demo runs them: the full exports from the drop
+#: folder first (boundaries before anything is placed on them), then the APIs over
+#: loopback — population's increments, and credit last, since its older records name
+#: authorities that the licence feed identifies by credit code.
+FILE_FEEDS = ("geospatial", "population", "legal_entity", "licence")
+API_FEEDS = ("population", "credit")
+
+
+def ingest_demo_city(settings: Settings, city: Path) -> None:
+    """Create the lake and ingest every feed of a generated demo city with the task
+    functions the DAGs run (its APIs served on a free loopback port meanwhile)."""
+    from citybrain import tasks
+    from feeds.demo_city.server import serve
+    from warehouse.lake import init_lake
+
+    init_lake(settings)
+    with serve(city, port=0) as server:
+        for feed in FILE_FEEDS:
+            tasks.ingest(feed, str(city / "deliveries" / feed), settings=settings)
+        for feed in API_FEEDS:
+            tasks.ingest(feed, server.url, settings=settings)

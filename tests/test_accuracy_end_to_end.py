@@ -14,10 +14,9 @@ from pathlib import Path
 import pytest
 
 from schemas.settings import Settings
+from tests.support import ingest_demo_city
 
 ROOT = Path(__file__).resolve().parent.parent
-FILE_FEEDS = ("population", "legal_entity", "geospatial", "licence")
-API_FEEDS = ("population", "credit")  # population's increments, then credit
 
 
 def _check_module():
@@ -34,22 +33,15 @@ def _check_module():
 @pytest.mark.slow
 @pytest.mark.integration
 def test_every_feed_matches_the_ground_truth(tmp_path: Path, settings: Settings) -> None:
-    from citybrain import tasks
     from feeds.demo_city import GenerateParams, generate
-    from feeds.demo_city.server import serve
-    from warehouse.lake import attach, init_lake
+    from warehouse.lake import attach
 
     # Where `citybrain demo` puts it: the default configuration then finds the credit
     # office's directory of authorities (CITYBRAIN_AUTHORITY_DIRECTORY's default).
     city = settings.home / "demo_city"
     generate(GenerateParams(residents=2000, days=2, seed=42, out=city))
     assert settings.authority_directory == city / "deliveries" / "credit" / "authorities.csv"
-    init_lake(settings)
-    with serve(city, port=0) as server:
-        for feed in FILE_FEEDS:
-            tasks.ingest(feed, str(city / "deliveries" / feed), settings=settings)
-        for feed in API_FEEDS:
-            tasks.ingest(feed, server.url, settings=settings)
+    ingest_demo_city(settings, city)
 
     check = _check_module()
     report = check.check_accuracy(settings, city / "truth")

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from feeds.spec import FEEDS
+from tests.support import ingest_demo_city
 from warehouse.lake import attach, use_lake
 from warehouse.marts import city_date
 
@@ -19,8 +20,6 @@ if TYPE_CHECKING:
 
     from schemas.settings import Settings
 
-FILE_FEEDS = ("population", "legal_entity", "geospatial", "licence")
-API_FEEDS = ("population", "credit")
 
 ALIVE_BY_DISTRICT = """
 SELECT coalesce(residence_region_code, hukou_region_code) AS district, count(*)
@@ -54,20 +53,12 @@ ALERT_KINDS = "SELECT DISTINCT subject_kind FROM mart.alerts"
 def test_marts_of_a_demo_city_are_filled_and_reconcile_with_core(
     tmp_path: Path, settings: Settings
 ) -> None:
-    from citybrain import tasks
     from citybrain.marts import build_marts_task
     from feeds.demo_city import GenerateParams, generate
-    from feeds.demo_city.server import serve
-    from warehouse.lake import init_lake
 
     city = tmp_path / "city"
     generate(GenerateParams(residents=600, days=1, seed=3, out=city))
-    init_lake(settings)
-    with serve(city, port=0) as server:
-        for feed in FILE_FEEDS:
-            tasks.ingest(feed, str(city / "deliveries" / feed), settings=settings)
-        for feed in API_FEEDS:
-            tasks.ingest(feed, server.url, settings=settings)
+    ingest_demo_city(settings, city)
 
     first = build_marts_task(settings)
     empty = [name for name, rows in first["marts"].items() if rows == 0]

@@ -16,35 +16,20 @@ import polars as pl
 import pytest
 
 from schemas.settings import Settings
-from tests.support import serving
+from tests.support import ingest_demo_city, serving
+from warehouse.marts import MARTS
 
 if TYPE_CHECKING:
     pass
 
 LAKE_GROUP = pytest.mark.xdist_group("situation_lake")
-FILE_FEEDS = ("geospatial", "population", "legal_entity", "licence")
-API_FEEDS = ("population", "credit")
-MARTS = (
-    "population_by_area",
-    "population_monthly",
-    "entities_by_area",
-    "entity_registrations_monthly",
-    "licences_by_area",
-    "penalties_monthly",
-    "alerts",
-    "feed_freshness",
-    "quality_scorecard",
-)
 
 
 @pytest.fixture(scope="session")
 def situation_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """Settings of a lake holding an 800-resident demo city and its marts."""
-    from citybrain import tasks
     from citybrain.marts import build_marts_task
     from feeds.demo_city import GenerateParams, generate
-    from feeds.demo_city.server import serve
-    from warehouse.lake import init_lake
 
     root = tmp_path_factory.mktemp("situation")
     with pytest.MonkeyPatch.context() as mp:
@@ -55,12 +40,7 @@ def situation_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         settings = Settings()
         city = root / "city"
         generate(GenerateParams(residents=800, days=1, seed=7, out=city))
-        init_lake(settings)
-        with serve(city, port=0) as server:
-            for feed in FILE_FEEDS:
-                tasks.ingest(feed, str(city / "deliveries" / feed), settings=settings)
-            for feed in API_FEEDS:
-                tasks.ingest(feed, server.url, settings=settings)
+        ingest_demo_city(settings, city)
         build_marts_task(settings)
     _add_person_alert(settings)
     return settings
