@@ -59,9 +59,6 @@ class NormalizedBatch:
 
     stepped: pl.LazyFrame
     ending: Ending
-    # The rows as :func:`begin` left them (before any step): where a duplicate found across
-    # chunks by :meth:`write` gets its raw record without running the steps again.
-    source: pl.LazyFrame | None = None
     # The delivery as read, and the steps from it to ``stepped``: :meth:`write` runs them on
     # one slice of the delivery at a time. (Slicing ``stepped`` itself is not pushed below
     # the steps by the optimizer, and the streaming engine's batches run ahead unbounded:
@@ -115,7 +112,7 @@ class NormalizedBatch:
         >>> lf = begin(pl.LazyFrame({"k": ["a", "b", "a", "c", "a"], "t": [3, 1, 2, 1, 1],
         ...                          "_source": ["f"] * 5, "_source_row": [1, 2, 3, 4, 5]}))
         >>> batch = split(lf, columns=["k", "t"], schema=pl.Schema({"k": pl.String, "t": pl.Int64}),
-        ...               business_key=["k"], updated_at="t", source=lf)
+        ...               business_key=["k"], updated_at="t")
         >>> with tempfile.TemporaryDirectory() as tmp:
         ...     out = batch.write(Path(tmp), chunk_rows=2)
         ...     valid = pl.read_parquet(out.valid_path).sort("k").select("k", "_source_row").rows()
@@ -159,7 +156,9 @@ class NormalizedBatch:
             kept_rows = pl.scan_parquet(parts).filter(~pl.col(SOURCE_ROW).is_in(losers))
             kept_rows.sink_parquet(valid_path, compression=STAGING_COMPRESSION)
             rows_valid = sum(k.height for k in keys) - losers.len()
-            source = self.source if self.source is not None else self.stepped
+            # The raw record is in the ``_raw.*`` columns begin() adds: from the delivery,
+            # a duplicate found across chunks gets it without running the steps again.
+            source = begin(self.delivery) if self.delivery is not None else self.stepped
             duplicates.append(
                 source.filter(pl.col(SOURCE_ROW).is_in(losers))
                 .select(SOURCE, SOURCE_ROW, raw_record(source), _SUPERSEDED)
@@ -314,7 +313,6 @@ def split(
     schema: pl.Schema,
     business_key: Sequence[str],
     updated_at: str | None,
-    source: pl.LazyFrame | None = None,
     delivery: pl.LazyFrame | None = None,
     steps: Step | None = None,
 ) -> NormalizedBatch:
@@ -334,6 +332,4 @@ def split(
     [(1, 'superseded_in_delivery', '{"k":"a","t":1}')]
     """
     ending = Ending(tuple(columns), schema, tuple(business_key), updated_at)
-    return NormalizedBatch(
-        stepped=frame, ending=ending, source=source, delivery=delivery, steps=steps
-    )
+    return NormalizedBatch(stepped=frame, ending=ending, delivery=delivery, steps=steps)

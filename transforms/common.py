@@ -48,7 +48,6 @@ def normalize_with(
         schema=schema,
         business_key=list(model.__business_key__),
         updated_at=updated_at,
-        source=begin(frame),
         delivery=frame,
         steps=begin_and_step,
     )

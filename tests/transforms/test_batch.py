@@ -78,7 +78,6 @@ def _lazy_batch(keys: list[str], times: list[int | None], bad: set[int], *, slic
         schema=SCHEMA,
         business_key=["k"],
         updated_at="t",
-        source=begin(delivery),
         # With the delivery and its steps, write() normalizes one slice of the delivery at
         # a time; without, it takes the stepped rows in batches.
         delivery=delivery if sliced else None,
@@ -146,7 +145,6 @@ def test_chunks_order_versions_by_a_helper_column_not_in_the_table(tmp_path) -> 
         schema=pl.Schema({"k": pl.String}),
         business_key=["k"],
         updated_at="_order",
-        source=source,
     )
     out = batch.write(tmp_path, chunk_rows=1)
     assert pl.read_parquet(out.valid_path).sort("k")["_source_row"].to_list() == [2, 3]
