@@ -44,18 +44,34 @@ def support() -> ModuleType:
 S = support()
 
 # The child: imports and attaches first, says "ready", then loads the batch it was given.
+# Given a ``go`` file it waits for it before loading, and its first attempt waits inside
+# the open transaction, after writing and before COMMIT, until the other child is there
+# too: both transactions then overlap whatever the machine's speed.
 CHILD = """
-import logging, sys, time
+import logging, os, sys, time
 from pathlib import Path
 logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
 from schemas.settings import get_settings
 from transforms.staged import StagedBatch
+import warehouse.load.batch as batch
 from warehouse.lake import attach
 from warehouse.load import load_batch
 staged = StagedBatch.model_validate_json(Path(sys.argv[1]).read_text())
 settings = get_settings()
 attach(settings).close()  # warm: extension files and catalog pages in the OS cache
 go = Path(sys.argv[2]) if len(sys.argv) > 2 else None
+if go is not None:
+    apply_batch, waited = batch.apply_batch, []
+    def meet_before_commit(*args, **kwargs):
+        result = apply_batch(*args, **kwargs)
+        if not waited:
+            waited.append(1)
+            go.with_name(f"{go.name}.{os.getpid()}").touch()
+            deadline = time.monotonic() + 60
+            while len(list(go.parent.glob(go.name + ".*"))) < 2 and time.monotonic() < deadline:
+                time.sleep(0.005)
+        return result
+    batch.apply_batch = meet_before_commit
 print("ready", flush=True)
 while go is not None and not go.exists():
     time.sleep(0.005)
@@ -187,8 +203,8 @@ def test_two_processes_loading_at_once_both_land_thanks_to_the_retry(tmp_path: P
     for child, (out, err) in zip(children, outputs, strict=True):
         assert child.returncode == 0, err
         assert '"status":"loaded"' in out, out
-    # Both began before either committed: the later COMMIT met a busy catalog and the
-    # whole attempt ran again.
+    # Both had written before either committed (the child's meeting point): the later
+    # COMMIT met a busy catalog and the whole attempt ran again.
     logs = "".join(err for _, err in outputs)
     assert "catalog busy" in logs, logs
 
