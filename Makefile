@@ -20,8 +20,12 @@ $(CURDIR)/.tools/bin/uv:
 	python3 -m venv $(CURDIR)/.tools
 	$(CURDIR)/.tools/bin/pip install --quiet --disable-pip-version-check uv
 
+# Byte-compiled at install time: where PYTHONDONTWRITEBYTECODE is set (as on our CI
+# machines) every process would otherwise compile Airflow from source again; 7.0 s against
+# 2.7 s for `import airflow.models, polars, duckdb, httpx` (measured here).
 install: $(UV)
-	$(UV) sync --locked
+	$(UV) sync --locked --compile-bytecode
+	$(RUN) python -m compileall -q citybrain dags feeds schemas transforms warehouse
 
 demo: install
 	$(RUN) citybrain demo
