@@ -181,6 +181,11 @@ def data_path(settings: Settings) -> str:
     return str(Path(settings.data_path).expanduser().resolve()) + "/"
 
 
+def local_data_path(settings: Settings) -> str | None:
+    """The lake's data folder when it is local; None when it is on object storage."""
+    return None if _is_url(settings.data_path) else data_path(settings)
+
+
 def lake_exists(settings: Settings) -> bool | None:
     """Whether the catalog exists yet; ``None`` when only a connection can tell (PostgreSQL)."""
     if settings.catalog_kind == "postgres":

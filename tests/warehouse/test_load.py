@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 from datetime import UTC, date, datetime
@@ -11,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import polars as pl
+import polars_hash  # noqa: F401  (the nchash namespace)
 import pytest
 import sqlglot
 from polars.testing import assert_frame_equal
@@ -108,7 +108,7 @@ def test_first_load_inserts_core_history_quarantine_ledger_and_watermark(
     assert set(core["_feed"]) == {"population"}
     assert set(core["_batch_id"]) == {staged.batch_id}
     assert core["_source_row"].to_list() == [1, 2, 3]
-    assert core["_record_hash"].str.len_chars().to_list() == [32] * 3
+    assert core["_record_hash"].str.contains(r"^\d{39}$").all()
     # The version is the update column: a late older update can be recognized later.
     assert set(core["_version_at"]) == {S.UPDATED}
 
@@ -428,46 +428,39 @@ def test_geometry_arrives_as_wkb_and_reads_back_the_same(lake: Settings, tmp_pat
 def test_record_hash_is_pinned_so_a_format_change_cannot_pass_unnoticed(
     lake: Settings, tmp_path: Path
 ) -> None:
-    # If DuckDB ever spells a value differently, every row would look changed after an
+    # If Polars ever spells a value differently, every row would look changed after an
     # upgrade: this pins the hash of one record.
     load_batch(lake, S.stage(tmp_path, "d1", S.persons([42], phone="13800138000")))
-    # Fields in table order, joined by \x1f: texts JSON-quoted, NULL as \0, the rest as
-    # DuckDB spells them.
-    canonical = "\x1f".join(
+    # Fields in table order, joined by \x1f: ; NULL as \x1f! ; values as Polars casts them.
+    canonical = "\x1f:".join(
         [
-            '"000000000000000042"', '"pk42"', '"张三"', '"1"', "1990-01-01", '"01"',
-            '"110105"', "\x00", '"110105"', "\x00", '"北京市朝阳区"', '"registered"',
-            '"13800138000"', "false", "2026-01-01 09:30:00",
+            "000000000000000042", "pk42", "张三", "1", "1990-01-01", "01", "110105", "\x1f!",
+            "110105", "\x1f!", "北京市朝阳区", "registered", "13800138000", "false",
+            "2026-01-01 09:30:00.000000",
         ]
     )  # fmt: skip
-    expected = hashlib.md5(canonical.encode()).hexdigest()
-    assert expected == "8ac2d882ee9e6af7761da4a2ce367451"
+    expected = pl.select(pl.lit(canonical).nchash.xxh3_128().cast(pl.String).str.zfill(39)).item()
+    assert expected == "109671278886335130380303765420612623429"
     assert S.read(lake, "core.person")["_record_hash"].to_list() == [expected]
 
 
-def test_record_hash_tells_null_from_empty_and_moved_separators(
-    lake: Settings, tmp_path: Path
-) -> None:
+def test_record_hash_tells_null_from_empty_and_moved_separators() -> None:
+    from warehouse.load.versions import record_hash
+
     rows = pl.concat(
         [
             S.persons([1], name="a\x1fb").with_columns(pl.lit("c").alias("hukou_address")),
             S.persons([2], name="a").with_columns(pl.lit("b\x1fc").alias("hukou_address")),
             S.persons([3], name="a").with_columns(pl.lit("").alias("hukou_address")),
             S.persons([4], name="a").with_columns(pl.lit(None, pl.String).alias("hukou_address")),
+            S.persons([5], name="a\x1f:").with_columns(pl.lit("\x1f!").alias("hukou_address")),
+            S.persons([6], name="a").with_columns(pl.lit(":\x1f!").alias("hukou_address")),
         ]
     ).with_columns(pl.lit(f"{0:018d}").alias("id_number"), pl.lit("pk").alias("person_key"))
-    # Four different records of one key: the later rows win, but all four hashes differ.
-    con = attach(lake, read_only=True)
-    try:
-        from warehouse.load.plan import record_hash
-
-        con.register("rows", rows)
-        hashes = con.execute(
-            exp.select(record_hash(model_of("core.person"))).from_("rows").sql("duckdb")
-        ).fetchall()
-    finally:
-        con.close()
-    assert len({h for (h,) in hashes}) == 4
+    fields = polars_schema(model_of("core.person"))
+    hashes = rows.select(record_hash(fields)).to_series()
+    # Six different records of one key: all six hashes differ.
+    assert hashes.n_unique() == 6
 
 
 # --- failures fail loudly and write nothing -------------------------------------------------

@@ -1,7 +1,8 @@
 """Load one staged batch into the lake in one DuckLake transaction (DESIGN.md decisions 4-6).
 
 Inside the transaction, in order: the ledger is asked whether the batch already loaded (then
-nothing is written and no snapshot made); the valid rows are planned
+nothing is written and no snapshot made); the valid rows become versions with their record
+hash (:mod:`warehouse.load.versions`), are planned against the lake
 (:mod:`warehouse.load.plan`) and applied to core and history (:mod:`warehouse.load.apply`);
 rejected rows go to ``meta.quarantine``; the counts are reconciled (a mismatch is a bug
 and the batch fails before COMMIT); then ``meta.batches`` and ``meta.watermarks`` are
@@ -11,7 +12,10 @@ written. The whole attempt is retried when the catalog is busy
 
 from __future__ import annotations
 
+import shutil
 import time
+import uuid
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import duckdb
@@ -20,24 +24,25 @@ from sqlglot import exp
 from schemas.errors import LakeError
 from schemas.generate import DIALECT
 from warehouse.extensions import load_extension, loaded_extensions
-from warehouse.lake import attach
+from warehouse.lake import attach, local_data_path
 from warehouse.load import ledger
-from warehouse.load.apply import close_history, delete_updated, insert_core, insert_history
+from warehouse.load.apply import LakeFiles, close_history, delete_updated
 from warehouse.load.plan import (
     INCOMING,
     Action,
     Plan,
     action_counts,
     incoming_statement,
-    keys_unique,
+    written_keys,
 )
 from warehouse.load.result import BatchResult, DuplicateBreakdown, ReconciliationError
 from warehouse.load.staging import LoadInput, now, prepare
 from warehouse.load.statements import statement
+from warehouse.load.versions import Versions, write_versions, written_subset
 from warehouse.retry import transaction, with_retry
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
     from datetime import datetime
 
     from schemas.settings import Settings
@@ -56,21 +61,11 @@ def _affected(rows: list[tuple]) -> int:
     return int(rows[0][0]) if rows else 0
 
 
-def _plan(con: duckdb.DuckDBPyConnection, lake: str, job: LoadInput) -> Plan:
-    unique = _execute(con, keys_unique(job.model), {"valid_path": str(job.valid_path)})
-    create = incoming_statement(
-        job.model,
-        lake,
-        geometry=job.geometry,
-        updated_at=job.updated_at,
-        per_row_received_at=job.per_row_received_at,
-        keys_unique=bool(unique[0][0]),
-    )
-    params: dict[str, Any] = {"valid_path": str(job.valid_path)}
-    if not job.per_row_received_at:
-        params["received_at"] = job.received_at
-    _execute(con, create, params)
+def _plan(con: duckdb.DuckDBPyConnection, lake: str, job: LoadInput, versions: Versions) -> Plan:
+    _execute(con, incoming_statement(job.model, lake), {"versions_path": str(versions.path)})
     counts = {Action(a): int(n) for a, n in _execute(con, action_counts(), {})}
+    if versions.superseded:
+        counts[Action.SUPERSEDED_IN_DELIVERY] = versions.superseded
     return Plan(counts)
 
 
@@ -102,15 +97,28 @@ def _reconcile(job: LoadInput, plan: Plan, quarantined: int) -> DuplicateBreakdo
 
 
 def _write_versions(
-    con: duckdb.DuckDBPyConnection, lake: str, job: LoadInput, plan: Plan, params: dict[str, Any]
+    con: duckdb.DuckDBPyConnection,
+    lake: str,
+    job: LoadInput,
+    plan: Plan,
+    *,
+    versions: Versions,
+    files: LakeFiles,
 ) -> None:
-    """Core and history: replace updated keys, insert new versions, check one row per key."""
+    """Core and history: replace updated keys, add new versions, check one row per key."""
     updates = plan[Action.UPDATE]
     # A full load (nothing to update) skips both: no delete files, no history rewrite.
     deleted = _affected(_execute(con, delete_updated(job.model, lake), {})) if updates else 0
     closed = _affected(_execute(con, close_history(job.model, lake), {})) if updates else 0
-    inserted = _affected(_execute(con, insert_core(job.model, lake), params))
-    _execute(con, insert_history(job.model, lake), params)
+    inserted = 0
+    if plan.written:
+        scratch = versions.path.parent
+        written = versions.path
+        if plan.written != versions.rows:  # identical and older versions stay out
+            keys = con.execute(written_keys(job.model).sql(dialect=DIALECT)).pl()
+            written = written_subset(versions.path, keys, scratch / "written.parquet")
+        inserted = files.append(con, lake, job, written, rows=plan.written)
+        files.append(con, lake, job, written, rows=plan.written, history=True)
     if deleted != updates or closed != updates or inserted != plan.written:
         msg = (
             f"batch {job.batch_id}: {job.table} is not one current row per key: "
@@ -121,16 +129,35 @@ def _write_versions(
         raise ReconciliationError(msg)
 
 
+def lake_files(settings: Settings) -> LakeFiles:
+    """Where this lake's loads put their files (None: the data path is object storage)."""
+    return LakeFiles(local_data_path(settings))
+
+
+@contextmanager
+def placing(files: LakeFiles) -> Iterator[LakeFiles]:
+    """Wrap a whole transaction: if it does not commit, the files it placed go."""
+    try:
+        yield files
+    except BaseException:
+        files.discard()
+        raise
+
+
 def apply_batch(
     con: duckdb.DuckDBPyConnection,
     lake: str,
     job: LoadInput,
     *,
+    files: LakeFiles,
     started_at: datetime,
     note: str | None = None,
     failed_attempts: int = 0,
 ) -> BatchResult:
     """Write one batch in the caller's open transaction; the result has no snapshot yet.
+
+    ``files`` places the batch's Parquet files in the lake: wrap the transaction in
+    :func:`placing` so that they go again if it does not commit.
 
     Raises:
         ReconciliationError: counts do not add up (the caller's transaction must roll back).
@@ -142,10 +169,15 @@ def apply_batch(
         f"{job.kind} {job.batch_id} into {job.table}",
         {"batch_id": job.batch_id, "feed": job.feed, "table": job.table, "source": job.source},
     )
-    plan = _plan(con, lake, job)
-    _write_versions(
-        con, lake, job, plan, {"feed": job.feed, "batch_id": job.batch_id, "loaded_at": loaded_at}
-    )
+    # Scratch beside the staged file: the same file system as the lake's data path in the
+    # usual layout, so placing a file is a hard link rather than a copy.
+    scratch = job.valid_path.parent / f".load-{uuid.uuid4().hex[:12]}"
+    try:
+        versions = write_versions(job, scratch / "versions.parquet", loaded_at=loaded_at)
+        plan = _plan(con, lake, job, versions)
+        _write_versions(con, lake, job, plan, versions=versions, files=files)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     quarantined = (
         job.rows_rejected
         if job.rejected_path is None
@@ -233,9 +265,13 @@ def _failed_before(rows: list[ledger.LedgerRow]) -> str | None:
 
 
 def _attempt(
-    con: duckdb.DuckDBPyConnection, lake: str, job: LoadInput, started_at: datetime
+    con: duckdb.DuckDBPyConnection,
+    lake: str,
+    job: LoadInput,
+    started_at: datetime,
+    files: LakeFiles,
 ) -> BatchResult:
-    with transaction(con):
+    with placing(files), transaction(con):
         rows = ledger.batch_rows(con, lake, job.batch_id)
         done = next((r for r in rows if r.status == "loaded"), None)
         if done is not None:
@@ -246,6 +282,7 @@ def _attempt(
             con,
             lake,
             job,
+            files=files,
             started_at=started_at,
             note=_failed_before(rows),
             failed_attempts=failed,
@@ -316,7 +353,7 @@ def load_batch(
     job = prepare(staged)
     result = run_load(
         settings,
-        lambda c: _attempt(c, settings.lake_name, job, started_at),
+        lambda c: _attempt(c, settings.lake_name, job, started_at, lake_files(settings)),
         what=f"load batch {job.batch_id}",
         spatial=job.needs_spatial,
         con=con,

@@ -329,15 +329,24 @@ def register_delivery(
             con.close()
 
 
-def read_watermark(settings: Settings, feed: str, resource: str) -> str | None:
+def read_watermark(
+    settings: Settings,
+    feed: str,
+    resource: str,
+    *,
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> str | None:
     """The cursor a feed's resource has been loaded up to; None before its first batch.
 
     The next pull asks the department for records updated since then. Reads through a
-    read-only attach, so it runs beside a loader; None too while there is no lake yet.
+    read-only attach of its own, so it runs beside a loader, or through ``con`` (a lake
+    the caller attached already: attaching costs more than the read); None too while
+    there is no lake yet.
     """
-    if lake_exists(settings) is False:
+    if con is None and lake_exists(settings) is False:
         return None
-    con = attach(settings, read_only=True)
+    own = con is None
+    con = con or attach(settings, read_only=True)
     try:
         rows = _run(
             con,
@@ -348,5 +357,6 @@ def read_watermark(settings: Settings, feed: str, resource: str) -> str | None:
             batch_prefix=batch_prefix(feed, resource),
         )
     finally:
-        con.close()
+        if own:
+            con.close()
     return rows[0][0] if rows else None

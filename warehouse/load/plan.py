@@ -1,17 +1,20 @@
-"""Plan a load: classify every valid row of the batch against the lake in one statement.
+"""Plan a load: classify every version of the batch against the lake in one statement.
 
-Classification is set-based (no Python per row): the valid rows become the temporary
-table ``_cb_incoming`` with their record hash, version time, rank within the batch and
-the action the batch takes for them, decided against the current core row of their key:
+Classification is set-based (no Python per row): the versions file
+(:mod:`warehouse.load.versions`, one row per business key with its record hash and
+version time) is joined on the keys to the current core rows, and the temporary table
+``_cb_incoming`` keeps each key with the action the batch takes for it:
 
-- ``superseded_in_delivery``: another row of the same key in this batch is newer (the
-  transform already de-duplicates; this keeps the lake at one row per key regardless);
 - ``insert``: the key is new to the lake;
 - ``identical``: same record hash as the lake's current version;
 - ``older_than_lake``: an older version than the lake's, arriving late: it never
   overwrites a newer one;
 - ``update``: a different record at least as new as the lake's (on equal version times
   the later load wins, as the later source row wins inside a delivery).
+
+Rows superseded by a newer row of their key in the same batch never reach the versions
+file; they are counted there (``superseded_in_delivery``). Only keys, hashes and version
+times are read, from the file and from core: the rows themselves are not copied.
 """
 
 from __future__ import annotations
@@ -22,11 +25,10 @@ from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
-from schemas.generate import DIALECT, PROVENANCE_COLUMNS, table_columns
-from warehouse.load.staging import RECEIVED_AT
+from schemas.generate import PROVENANCE_COLUMNS, table_columns
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Sequence
 
     from schemas.generate import Column
     from schemas.records.base import CanonicalRecord
@@ -66,122 +68,23 @@ def fields(model: type[CanonicalRecord]) -> list[Column]:
     return [c for c in table_columns(model) if c.name not in provenance]
 
 
-_NULL = exp.func("chr", exp.Literal.number(0))
-_SEPARATOR = exp.func("chr", exp.Literal.number(31))
-
-
-def _serialized(column: Column) -> exp.Expression:
-    """One value as text for the record hash; NULL as ``\\0``, which no spelling yields."""
-    value: exp.Expression = exp.column(column.name)
-    text = exp.DataType.build("VARCHAR")
-    if column.sql_type == "GEOMETRY":
-        # The geometry as the lake stores it, whatever encoding the file used.
-        value = exp.Hex(this=exp.func("ST_AsWKB", value, dialect=DIALECT))
-    elif column.sql_type == "BLOB":
-        value = exp.Hex(this=value)
-    elif column.sql_type == "VARCHAR" or column.sql_type.endswith("[]"):
-        # JSON-quoted, so a separator or a NUL inside a value cannot forge another record.
-        value = exp.cast(exp.Anonymous(this="to_json", expressions=[value]), text)
-    else:
-        value = exp.cast(value, text)
-    return exp.func("coalesce", value, _NULL.copy())
-
-
-def record_hash(model: type[CanonicalRecord]) -> exp.Expression:
-    """``md5`` of the model's values in table order, as text joined by ``\\x1f``.
-
-    Texts and lists are JSON (quoted, escaped), numbers, dates and timestamps DuckDB's own
-    text, geometry hex WKB: equal records hash equally in any process, and a changed
-    DuckDB text format is caught by the test that pins a known hash. Polars' hashes are
-    not stable across versions and never used for this. Measured here on 200k persons:
-    0.5 s, against 0.9 s for ``md5(to_json({...}))`` of the whole record.
-
-    >>> from schemas.records import table
-    >>> record_hash(table("core.area")).sql("duckdb")[:92]
-    'MD5(CONCAT_WS(CHR(31), COALESCE(CAST(TO_JSON(area_code) AS TEXT), CHR(0)), COALESCE(CAST(TO_'
-    """
-    values = [_serialized(c) for c in fields(model)]
-    return exp.MD5(this=exp.Anonymous(this="concat_ws", expressions=[_SEPARATOR.copy(), *values]))
-
-
-def _source_projection(model: type[CanonicalRecord], geometry: Mapping[str, str]) -> list:
-    out: list[exp.Expression] = []
-    for col in fields(model):
-        value: exp.Expression = exp.column(col.name)
-        if col.sql_type == "GEOMETRY":
-            reader = "ST_GeomFromWKB" if geometry.get(col.name) == "wkb" else "ST_GeomFromGeoJSON"
-            value = exp.func(reader, value, dialect=DIALECT)
-        out.append(exp.alias_(value, col.name))
-    return out
-
-
 def _keys_equal(keys: Sequence[str], left: str, right: str) -> exp.Expression:
     return exp.and_(*[exp.column(k, table=left).eq(exp.column(k, table=right)) for k in keys])
 
 
-def incoming_statement(
-    model: type[CanonicalRecord],
-    lake: str,
-    *,
-    geometry: Mapping[str, str],
-    updated_at: str | None,
-    per_row_received_at: bool,
-    keys_unique: bool = False,
-) -> exp.Create:
-    """``CREATE TEMP TABLE _cb_incoming`` from the valid file (``$valid_path``).
+def incoming_statement(model: type[CanonicalRecord], lake: str) -> exp.Create:
+    """``CREATE TEMP TABLE _cb_incoming``: each key of the versions file (``$versions_path``)
+    with its record hash, version time and action.
 
-    ``_version_at`` is the ``updated_at`` column (a DATE becomes midnight), else the
-    receipt time: ``$received_at``, or the file's ``_received_at`` column when
-    ``per_row_received_at``. A row whose ``updated_at`` is NULL takes the receipt time too.
-
-    ``keys_unique``: the file holds each business key once (as ``split`` writes it, see
-    :func:`keys_unique`), so no version can be superseded inside the delivery and the
-    window that ranks them is skipped (0.5 CPU-s per million rows).
+    >>> from schemas.records import table
+    >>> sql = incoming_statement(table("core.area"), "lake").sql("duckdb")
+    >>> sql.split(" FROM ")[-1]
+    'READ_PARQUET($versions_path) AS i LEFT JOIN lake.core.area AS cur ON i.area_code = cur.area_code'
     """
     keys = list(model.__business_key__)
-    received: exp.Expression = (
-        exp.column(RECEIVED_AT)
-        if per_row_received_at
-        else exp.cast(param("received_at"), exp.DataType.build("TIMESTAMP"))
-    )
-    source = exp.select(
-        *_source_projection(model, geometry),
-        exp.column("_source"),
-        exp.cast(exp.column("_source_row"), exp.DataType.build("BIGINT")).as_("_source_row"),
-        exp.alias_(received, RECEIVED_AT),
-    ).from_(exp.func("read_parquet", param("valid_path")))
-    version: exp.Expression = exp.column(RECEIVED_AT)
-    if updated_at is not None:
-        version = exp.func(
-            "coalesce",
-            exp.cast(exp.column(updated_at), exp.DataType.build("TIMESTAMP")),
-            version,
-        )
-    hashed = exp.select(
-        exp.Star(),
-        exp.alias_(record_hash(model), "_record_hash"),
-        exp.alias_(version, "_version_at"),
-    ).from_("src")
-    rank = exp.Window(
-        this=exp.RowNumber(),
-        partition_by=[exp.column(k) for k in keys],
-        order=exp.Order(
-            expressions=[
-                exp.Ordered(this=exp.column("_version_at"), desc=True, nulls_first=False),
-                exp.Ordered(this=exp.column("_source_row"), desc=True, nulls_first=False),
-            ]
-        ),
-    )
-    ranked = exp.select(
-        exp.Star(), exp.alias_(exp.Literal.number(1) if keys_unique else rank, "_rank")
-    ).from_("hashed")
-    incoming, current = "ranked", "cur"
+    incoming, current = "i", "cur"
     action = (
         exp.case()
-        .when(
-            exp.column("_rank", table=incoming) > 1,
-            exp.Literal.string(Action.SUPERSEDED_IN_DELIVERY),
-        )
         .when(exp.column(keys[0], table=current).is_(exp.null()), exp.Literal.string(Action.INSERT))
         .when(
             exp.column("_record_hash", table=incoming).eq(
@@ -197,16 +100,19 @@ def incoming_statement(
     )
     target = lake_table(model, lake)
     target.set("alias", exp.TableAlias(this=exp.to_identifier(current)))
+    versions = exp.Table(
+        this=exp.func("read_parquet", param("versions_path")),
+        alias=exp.TableAlias(this=exp.to_identifier(incoming)),
+    )
     planned = (
         exp.select(
-            exp.Column(this=exp.Star(), table=exp.to_identifier(incoming)),
+            *[exp.column(k, table=incoming) for k in keys],
+            exp.column("_record_hash", table=incoming),
+            exp.column("_version_at", table=incoming),
             exp.alias_(action, "_action"),
         )
-        .from_(incoming)
+        .from_(versions)
         .join(target, on=_keys_equal(keys, incoming, current), join_type="left")
-        .with_("src", as_=source)
-        .with_("hashed", as_=hashed)
-        .with_("ranked", as_=ranked)
     )
     return exp.Create(
         this=exp.to_table(INCOMING),
@@ -217,17 +123,17 @@ def incoming_statement(
     )
 
 
-def keys_unique(model: type[CanonicalRecord]) -> exp.Select:
-    """Whether every business key occurs once in the valid file (``$valid_path``).
+def written_keys(model: type[CanonicalRecord]) -> exp.Select:
+    """The keys whose version the batch writes (inserted and updated).
 
     >>> from schemas.records import table
-    >>> keys_unique(table("core.person")).sql("duckdb")
-    'SELECT COUNT(*) = COUNT(DISTINCT id_number) FROM READ_PARQUET($valid_path)'
+    >>> written_keys(table("core.person")).sql("duckdb")
+    "SELECT id_number FROM _cb_incoming WHERE _action IN ('insert', 'update')"
     """
-    keys = [exp.column(k) for k in model.__business_key__]
-    distinct = exp.Distinct(expressions=keys if len(keys) == 1 else [exp.Tuple(expressions=keys)])
-    return exp.select(exp.func("count", exp.Star()).eq(exp.Count(this=distinct))).from_(
-        exp.func("read_parquet", param("valid_path"))
+    return (
+        exp.select(*[exp.column(k) for k in model.__business_key__])
+        .from_(INCOMING)
+        .where(exp.column("_action").isin(*[exp.Literal.string(a) for a in WRITTEN]))
     )
 
 

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict
 
 from schemas.generate import table_columns
 from warehouse.load import ledger
-from warehouse.load.batch import apply_batch, run_load
+from warehouse.load.batch import apply_batch, lake_files, placing, run_load
 from warehouse.load.result import BatchResult
 from warehouse.load.staging import (
     RECEIVED_AT,
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from schemas.records.base import CanonicalRecord
     from schemas.settings import Settings
     from transforms.batch import NormalizedBatch
+    from warehouse.load.apply import LakeFiles
 
 RESOLVED_VIEW = "_cb_replay_resolved"
 FAILING_VIEW = "_cb_replay_failing"
@@ -204,10 +205,15 @@ def _replay_attempt(
     batch_id: str | None,
     updated_at: str | None,
     started_at: datetime,
+    files: LakeFiles,
 ) -> ReplayResult:
     table = model.__table__
     base = {"feed": feed, "resource": resource, "table": table}
-    with transaction(con), tempfile.TemporaryDirectory(prefix="citybrain-replay-") as tmp:
+    with (
+        placing(files),
+        transaction(con),
+        tempfile.TemporaryDirectory(prefix="citybrain-replay-") as tmp,
+    ):
         rows = _unresolved(con, lake, feed, resource, batch_id)
         if rows.is_empty():
             return ReplayResult(status="nothing_to_replay", **base)
@@ -247,6 +253,7 @@ def _replay_attempt(
                 con,
                 lake,
                 job,
+                files=files,
                 started_at=started_at,
                 note=f"{resolved.height:,} quarantined rows resolved",
             )
@@ -334,6 +341,7 @@ def replay(
             batch_id=batch_id,
             updated_at=updated_at,
             started_at=started_at,
+            files=lake_files(settings),
         )
 
     spatial = any(c.sql_type == "GEOMETRY" for c in table_columns(model))
