@@ -47,26 +47,49 @@ def pull_feed(
 
     Without ``since``, each resource continues from its watermark in ``meta.watermarks``.
     """
+    import duckdb
+
     from feeds.connectors import pull
+    from warehouse.lake import attach, lake_exists
     from warehouse.load import read_watermark, register_delivery
 
     settings = settings or get_settings()
+    # One attach serves every watermark read and registration: attaching (extensions,
+    # catalog) costs more than all of them together.
+    lake: duckdb.DuckDBPyConnection | None = None
+
+    def lake_con() -> duckdb.DuckDBPyConnection:
+        nonlocal lake
+        if lake is None:
+            lake = attach(settings)
+        return lake
+
     out: list[dict[str, Any]] = []
-    for res in feed(feed_name).resources:
-        start = since if since is not None else read_watermark(settings, feed_name, res.name)
-        for delivery in pull(feed_name, res.name, source, since=start, settings=settings):
-            # Raw first (DESIGN.md decision 3): on record before anything parses it.
-            register_delivery(
-                settings,
-                sha256=delivery.sha256,
-                feed=delivery.feed,
-                resource=delivery.resource,
-                source=delivery.source,
-                raw_path=delivery.raw_paths[0].parent,
-                size_bytes=sum(p.stat().st_size for p in delivery.raw_paths),
-                received_at=delivery.received_at,
-            )
-            out.append(delivery.model_dump(mode="json"))
+    try:
+        for res in feed(feed_name).resources:
+            if since is not None:
+                start = since
+            elif lake_exists(settings) is False:
+                start = None  # no lake yet, so nothing loaded
+            else:
+                start = read_watermark(settings, feed_name, res.name, con=lake_con())
+            for delivery in pull(feed_name, res.name, source, since=start, settings=settings):
+                # Raw first (DESIGN.md decision 3): on record before anything parses it.
+                register_delivery(
+                    settings,
+                    sha256=delivery.sha256,
+                    feed=delivery.feed,
+                    resource=delivery.resource,
+                    source=delivery.source,
+                    raw_path=delivery.raw_paths[0].parent,
+                    size_bytes=sum(p.stat().st_size for p in delivery.raw_paths),
+                    received_at=delivery.received_at,
+                    con=lake_con(),
+                )
+                out.append(delivery.model_dump(mode="json"))
+    finally:
+        if lake is not None:
+            lake.close()
     return out
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import random
 from datetime import datetime
 from pathlib import Path
 
@@ -144,6 +145,64 @@ def test_multibyte_characters_split_across_chunks_decode_intact(
     (raw,) = _pull(zone, tmp_path / "drop")
     assert raw.sha256 == hashlib.sha256(data).hexdigest()
     assert_frame_equal(read_delivery(raw).collect(), _expected(rows, source))
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 5, 7])
+def test_utf8_split_across_chunks_is_still_utf8(
+    chunk: int, zone: RawZone, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every 2-, 3- and 4-byte UTF-8 character straddles a chunk boundary somewhere.
+    monkeypatch.setattr(raw_zone, "CHUNK_SIZE", chunk)
+    rows = [RARE_ROW, *ROWS] * 3
+    data = _csv(rows).encode("utf-8")
+    source = _drop(tmp_path / "drop", "scjg_sczt_20240301.csv", data)
+    (raw,) = _pull(zone, tmp_path / "drop")
+    assert (raw.encoding, raw.text_path, raw.lines) == ("utf-8", None, len(rows) + 4)
+    assert_frame_equal(read_delivery(raw).collect(), _expected(rows, source))
+
+
+def test_the_utf8_check_agrees_with_pythons_strict_decoder() -> None:
+    # The probe checks chunks with a fast validator and asks Python only when it refuses;
+    # what a lax validator lets through (surrogates, overlong forms, code points past
+    # U+10FFFF, a character cut off at the end) must be refused exactly as Python does.
+    from feeds.connectors.files import _TextProbe
+
+    rng = random.Random(20261001)
+    good = ["a", ",", "\n", "广", "𠮷", "é", "\U0010ffff", "\ufffe", "\x00"]
+    bad = [
+        b"\xed\xa0\x80",  # a UTF-16 surrogate
+        b"\xc0\xaf",  # an overlong "/"
+        b"\xe0\x80\xaf",
+        b"\xf4\x90\x80\x80",  # past U+10FFFF
+        b"\xf5\x80\x80\x80",
+        b"\x80",
+        b"\xff",
+        b"\xe5\xb9",  # the start of 广 alone
+        b"\xf0\xa0\xae",  # the start of 𠮷 alone
+    ]
+    refused = 0
+    for _ in range(3000):
+        data = "".join(rng.choice(good) for _ in range(rng.randint(0, 24))).encode()
+        if rng.random() < 0.5:
+            at = rng.randint(0, len(data))
+            data = data[:at] + rng.choice(bad) + data[at:]
+        if rng.random() < 0.2:
+            data = data[: rng.randint(0, len(data))]
+        probe = _TextProbe()
+        size = rng.randint(1, 9)
+        for start in range(0, len(data), size):
+            probe.feed(data[start : start + size])
+        probe.close()
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            refused += 1
+            assert not probe.valid_utf8, data
+            assert f"near byte {exc.start}" in probe.error or "end of the file" in probe.error
+        else:
+            assert probe.valid_utf8, (data, probe.error)
+        assert probe.lines == len(data.splitlines())
+    assert 1000 < refused < 2000  # both kinds were tried, many times
 
 
 def test_bytes_no_encoding_decodes_fail_with_place_and_spare_the_good_files(

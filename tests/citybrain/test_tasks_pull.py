@@ -1,0 +1,104 @@
+"""The pull task: watermarks in, deliveries on record, through one attach of the lake."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import duckdb
+import pytest
+
+from citybrain.tasks import ingest, pull_feed
+from schemas.errors import ContractViolation
+from schemas.records import table as model_of
+from warehouse import lake as lake_module
+from warehouse.frames import read_frame
+from warehouse.lake import attach, init_lake
+from warehouse.load import ledger
+
+if TYPE_CHECKING:
+    from schemas.settings import Settings
+
+HEADER = "统一社会信用代码,注册号,企业名称,注册资本,经营范围,核准日期"
+
+
+def _drop(folder: Path, day: str) -> Path:
+    folder.mkdir(exist_ok=True)
+    path = folder / f"scjg_sczt_{day}.csv"
+    row = f"91440101MA5CXXXX0X,,广州某某科技有限公司,500万元人民币,软件开发,{day}"
+    path.write_text(f"{HEADER}\r\n{row}\r\n", encoding="utf-8")
+    (folder / f"{path.name}.ok").touch()
+    return path
+
+
+def _attaches(monkeypatch: pytest.MonkeyPatch) -> list[duckdb.DuckDBPyConnection]:
+    """Every connection ``warehouse.lake.attach`` hands out from now on (the ledger's too)."""
+    opened: list[duckdb.DuckDBPyConnection] = []
+    real = lake_module.attach
+
+    def counting(*args: object, **kwargs: object) -> duckdb.DuckDBPyConnection:
+        con = real(*args, **kwargs)  # type: ignore[arg-type]
+        opened.append(con)
+        return con
+
+    monkeypatch.setattr(lake_module, "attach", counting)
+    monkeypatch.setattr(ledger, "attach", counting)
+    return opened
+
+
+def _closed(con: duckdb.DuckDBPyConnection) -> bool:
+    try:
+        con.execute("SELECT 1")
+    except duckdb.ConnectionException:
+        return True
+    return False
+
+
+def test_the_watermark_is_read_and_deliveries_registered_through_one_attach(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    init_lake(settings)
+    drop = tmp_path / "drop"
+    _drop(drop, "20240305")
+    ingest("legal_entity", str(drop), settings=settings)  # the watermark is now 2024-03-05
+    _drop(drop, "20240301")
+    _drop(drop, "20240310")
+    opened = _attaches(monkeypatch)
+
+    pulled = pull_feed("legal_entity", str(drop), settings=settings)
+
+    # The file dated before the watermark is skipped; the one at it comes back as stored.
+    assert [Path(d["source"]).name for d in pulled] == [
+        "scjg_sczt_20240305.csv",
+        "scjg_sczt_20240310.csv",
+    ]
+    assert len(opened) == 1 and _closed(opened[0])
+    con = attach(settings, read_only=True)
+    try:
+        deliveries = read_frame(con, model_of("meta.deliveries"), catalog=settings.lake_name)
+    finally:
+        con.close()
+    assert sorted(deliveries["sha256"]) == sorted(d["sha256"] for d in pulled)
+
+
+def test_the_lake_is_closed_when_the_pull_fails(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    init_lake(settings)
+    drop = tmp_path / "drop"
+    _drop(drop, "20240305").write_bytes(b"\xff\xfe\x00broken")
+    opened = _attaches(monkeypatch)
+    with pytest.raises(ContractViolation, match="UTF-16"):
+        pull_feed("legal_entity", str(drop), settings=settings)
+    assert len(opened) == 1 and _closed(opened[0])
+
+
+def test_an_explicit_since_and_no_delivery_attach_nothing(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    init_lake(settings)
+    drop = tmp_path / "drop"
+    _drop(drop, "20240301")
+    opened = _attaches(monkeypatch)
+    assert pull_feed("legal_entity", str(drop), since="2024-04-01", settings=settings) == []
+    assert opened == []
