@@ -22,6 +22,11 @@ if TYPE_CHECKING:
     from schemas.settings import Settings
 
 
+ORPHAN_GRACE_HOURS = 24
+"""Files the catalog does not know are deleted once this old: a load places its file in the
+data path before its COMMIT, and one still running must keep it."""
+
+
 class MaintenanceReport(BaseModel):
     """What a maintenance run changed, for the task log and the tests."""
 
@@ -45,6 +50,8 @@ def maintain(
 ) -> MaintenanceReport:
     """Flush inlined rows, merge small files, expire old snapshots, delete unused files.
 
+    Unused files are those the expired snapshots and merges left, and those a killed load
+    left in the data path without committing them (after :data:`ORPHAN_GRACE_HOURS`).
     ``retention_days`` defaults to ``CITYBRAIN_SNAPSHOT_RETENTION_DAYS``: time travel
     reaches back that far and no further. ``grace_hours`` keeps files that long after they
     stop being used, for readers that started before the run.
@@ -64,6 +71,10 @@ def maintain(
             )
             con.execute(
                 load_sql("maintain_cleanup_files"), {"lake": lake, "grace_hours": grace_hours}
+            )
+            con.execute(
+                load_sql("maintain_delete_orphans"),
+                {"lake": lake, "orphan_hours": max(grace_hours, ORPHAN_GRACE_HOURS)},
             )
 
         with_retry(run, what="lake maintenance")
