@@ -42,6 +42,7 @@ PARAMS = {
     "loaded_extensions": {},
     "maintain_expire_snapshots": {"lake": "lake", "retention_days": 30},
     "maintain_cleanup_files": {"lake": "lake", "grace_hours": 24},
+    "maintain_delete_orphans": {"lake": "lake", "orphan_hours": 24},
 }
 
 
