@@ -8,14 +8,28 @@ only ``schemas``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 
 import polars as pl
 
+from schemas.codes.dates import (  # noqa: F401 (parse_date, parse_datetime: the doctests)
+    OPEN_ENDED_SPELLINGS,
+    parse_date,
+    parse_datetime,
+)
 from schemas.codes.text import clean_text
 from schemas.generate import polars_schema
 from schemas.records.base import CanonicalRecord
-from transforms.batch import NormalizedBatch, Step, begin, flag, run_steps, split, warn
+from transforms.batch import (
+    NormalizedBatch,
+    Step,
+    begin,
+    flag,
+    reason_lists,  # noqa: F401 (the doctests show the reasons with it)
+    run_steps,
+    split,
+    warn,
+)
 from transforms.context import NormalizeContext
 
 Check = Callable[[pl.Expr], pl.Expr]
@@ -43,7 +57,7 @@ def normalize_with(
         return run_steps(begin(delivery), steps)
 
     return split(
-        begin_and_step(frame),
+        None,
         columns=list(schema.names()),
         schema=schema,
         business_key=list(model.__business_key__),
@@ -53,12 +67,13 @@ def normalize_with(
     )
 
 
-def map_fields(fields: Mapping[str, Sequence[str]]) -> Step:
+def map_fields(fields: Mapping[str, Sequence[str]], *, distinct: Collection[str] = ()) -> Step:
     """Canonical columns from the department's field names, cleaned (NFKC, nulls).
 
     When a column has several source names (two generations of a standard), the first
     present and non-null wins, row by row. A source field absent from the delivery gives
-    nulls, which ``require`` then reports as ``<column>.missing``.
+    nulls, which ``require`` then reports as ``<column>.missing``. The columns in
+    ``distinct`` have few values (codes, types): each value is cleaned once.
 
     >>> lf = pl.LazyFrame({"CF_CFJGDM": ["A", None], "CF_XZJGDM": [None, "B"]})
     >>> map_fields({"authority_code": ["CF_CFJGDM", "CF_XZJGDM"]})(lf).collect().to_dicts()
@@ -69,12 +84,35 @@ def map_fields(fields: Mapping[str, Sequence[str]]) -> Step:
         present = set(frame.collect_schema().names())
         exprs = []
         for column, names in fields.items():
-            found = [clean_text(pl.col(n).cast(pl.String)) for n in names if n in present]
+            found = [
+                _clean(pl.col(n).cast(pl.String), column in distinct) for n in names if n in present
+            ]
             expr = pl.coalesce(found) if found else pl.lit(None, dtype=pl.String)
             exprs.append(expr.alias(column))
         return frame.with_columns(exprs)
 
     return step
+
+
+def _clean(text: pl.Expr, distinct: bool) -> pl.Expr:
+    return on_distinct_values(text, clean_text) if distinct else clean_text(text)
+
+
+def on_distinct_values(expr: pl.Expr, function: Check) -> pl.Expr:
+    """``function(expr)``, computed once per distinct value (``function`` must be
+    elementwise).
+
+    The values go through ``function`` as a list of their own: applied to ``unique()``
+    directly, a ``when`` inside the function panicked the in-memory engine (a mask of the
+    frame's length against the distinct values), and the two lists must be in one order.
+
+    >>> df = pl.DataFrame({"x": ["b", "a", "b", None]})
+    >>> df.select(on_distinct_values(pl.col("x"), lambda e: e.str.to_uppercase()))["x"].to_list()
+    ['B', 'A', 'B', None]
+    """
+    values = expr.unique(maintain_order=True)
+    results = values.implode().list.eval(function(pl.element())).explode()
+    return expr.replace_strict(values, results)
 
 
 def check_column(
@@ -83,28 +121,29 @@ def check_column(
     *,
     extras: Mapping[str, str] | None = None,
     reason_field: str | None = None,
+    fast: Check | None = None,
+    distinct: bool = False,
 ) -> Step:
     """Replace ``column`` by the check's normalized value; reject on its reason code.
 
     ``extras`` copies other fields of the check's struct into columns
     (e.g. ``{"sex_code": "_id_sex"}`` keeps the sex derived from an ID number for a
     cross-field check). A ``warning`` field, when the check has one, is kept as a warning.
+    ``fast`` and ``distinct`` save work on large deliveries (see :func:`with_check`).
 
     >>> def upper(e):  # a check: value when valid, else a reason code
     ...     ok = e.str.len_chars() == 2
     ...     return pl.struct(value=pl.when(ok).then(e.str.to_uppercase()),
     ...                      reason=pl.when(~ok).then(pl.lit("format")))
-    >>> lf = pl.LazyFrame({"c": ["ab", "abc"], "_reasons": [[], []], "_warnings": [[], []]},
-    ...                   schema_overrides={"_reasons": pl.List(pl.String),
-    ...                                     "_warnings": pl.List(pl.String)})
-    >>> check_column("c", upper)(lf).select("c", "_reasons").collect().to_dicts()
+    >>> lf = begin(pl.LazyFrame({"c": ["ab", "abc"]}))
+    >>> check_column("c", upper)(lf).pipe(reason_lists).select("c", "_reasons").collect().to_dicts()
     [{'c': 'AB', '_reasons': []}, {'c': None, '_reasons': ['c.format']}]
     """
     field = reason_field or column
     tmp = f"_check_{column}"
 
     def step(frame: pl.LazyFrame) -> pl.LazyFrame:
-        frame = frame.with_columns(check(pl.col(column)).alias(tmp))
+        frame = with_check(frame, column, check, tmp, fast=fast, distinct=distinct)
         names = frame.select(tmp).collect_schema()[tmp].fields  # type: ignore[attr-defined]
         has = {f.name for f in names}
         frame = flag(frame, field, pl.col(tmp).struct.field("reason"))
@@ -117,3 +156,98 @@ def check_column(
         return frame.drop(tmp)
 
     return step
+
+
+def with_check(
+    frame: pl.LazyFrame,
+    column: str,
+    check: Check,
+    alias: str,
+    *,
+    fast: Check | None = None,
+    distinct: bool = False,
+) -> pl.LazyFrame:
+    """``frame`` with the struct ``check`` gives for ``column``, as ``alias``.
+
+    ``distinct``: check each distinct value once and map the rows to its result, for
+    columns of few values (sex, ethnicity and region codes: a few thousand values per
+    million rows, the check then costs a fifth to a half).
+
+    ``fast`` is a cheaper twin of the check: the same struct for the spellings it knows
+    (``20210305``), null for any other. Then the check runs only on the rows ``fast``
+    leaves null: the general date parser costs about 1 CPU-s per million values, the twin
+    for the spellings most rows have a quarter of that. (Masking the rest with a ``when``
+    does not spare it: the parser's struct stages still run on every row.) A null value
+    needs neither: both checks give null fields for it.
+
+    >>> lf = pl.LazyFrame({"d": ["20210305", "2021年3月5日", None, "99991231", "20210230", "长期"]})
+    >>> fast = with_check(lf, "d", parse_date, "_d", fast=fast_date)
+    >>> plain = with_check(lf, "d", parse_date, "_d").collect().unnest("_d")
+    >>> fast.collect().unnest("_d").equals(plain)
+    True
+    >>> with_check(lf, "d", parse_date, "_d", distinct=True).collect().unnest("_d").equals(plain)
+    True
+    """
+    if distinct:
+        return frame.with_columns(on_distinct_values(pl.col(column), check).alias(alias))
+    if fast is None:
+        return frame.with_columns(check(pl.col(column)).alias(alias))
+    frame = frame.with_columns(fast(pl.col(column)).alias(alias))
+    rest = pl.col(alias).is_null() & pl.col(column).is_not_null()
+    # The check sees only the rest's values; gathering puts each result back on its row.
+    position = pl.when(rest).then(rest.cast(pl.Int64).cum_sum() - 1)
+    slow = check(pl.col(column).filter(rest)).gather(position)
+    return frame.with_columns(pl.coalesce(pl.col(alias), slow).alias(alias))
+
+
+_DAY = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+_COMPACT_DAY = r"^[0-9]{8}$"
+_DASHED_DAY = rf"^{_DAY}(?: [0-9]{{2}}:[0-9]{{2}}:[0-9]{{2}})?$"
+# Hours, minutes and seconds in range: strptime would accept a leap second (60).
+_DASHED_TIME = rf"^{_DAY} (?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$"
+
+
+def fast_date(expr: pl.Expr) -> pl.Expr:
+    """:func:`~schemas.codes.dates.parse_date`'s struct for ``yyyyMMdd`` and
+    ``yyyy-MM-dd`` (a time after it ignored, as there) and the words for "no end"
+    (``长期``), null for any other spelling and for year 9999 (open ended too, but left to
+    the parser): the parser's answer, at about a quarter of its cost.
+
+    >>> df = pl.DataFrame({"d": ["20210305", "2021-03-05 08:00:00", "长期", "2021-02-30", "2021/3/5"]})
+    >>> df.select(fast_date(pl.col("d")).alias("d"))["d"].to_list()  # doctest: +NORMALIZE_WHITESPACE
+    [{'value': datetime.date(2021, 3, 5), 'reason': None, 'open_ended': False},
+     {'value': datetime.date(2021, 3, 5), 'reason': None, 'open_ended': False},
+     {'value': None, 'reason': None, 'open_ended': True}, None, None]
+    """
+    date = pl.coalesce(
+        pl.when(expr.str.contains(_COMPACT_DAY)).then(
+            expr.str.strptime(pl.Date, "%Y%m%d", strict=False)
+        ),
+        pl.when(expr.str.contains(_DASHED_DAY)).then(
+            expr.str.slice(0, 10).str.strptime(pl.Date, "%Y-%m-%d", strict=False)
+        ),
+    )
+    no_reason = pl.lit(None, dtype=pl.String)
+    found = pl.struct(value=date, reason=no_reason, open_ended=pl.lit(False))
+    open_ended = pl.struct(
+        value=pl.lit(None, dtype=pl.Date), reason=no_reason, open_ended=pl.lit(True)
+    )
+    return pl.coalesce(
+        pl.when(date.dt.year() < 9999).then(found),
+        pl.when(expr.is_in(OPEN_ENDED_SPELLINGS)).then(open_ended),
+    )
+
+
+def fast_datetime(expr: pl.Expr) -> pl.Expr:
+    """:func:`~schemas.codes.dates.parse_datetime`'s struct for ``yyyy-MM-dd HH:mm:ss``,
+    null for any other spelling and for year 9999; see :func:`fast_date`.
+
+    >>> df = pl.DataFrame({"t": ["2026-10-01 08:30:00", "2026-10-01 08:30:60", "2026-10-01"]})
+    >>> df.select(fast_datetime(pl.col("t")).alias("t"))["t"].to_list()
+    [{'value': datetime.datetime(2026, 10, 1, 8, 30), 'reason': None}, None, None]
+    """
+    value = pl.when(expr.str.contains(_DASHED_TIME)).then(
+        expr.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False)
+    )
+    found = pl.struct(value=value, reason=pl.lit(None, dtype=pl.String))
+    return pl.when(value.dt.year() < 9999).then(found)

@@ -84,7 +84,7 @@ from schemas.codes.dates import parse_date
 from schemas.codes.money import parse_money
 from schemas.codes.text import clean_text, collapse_spaces
 from schemas.records.credit import CreditListEntry, CreditPenalty, CreditPermit
-from transforms.batch import NormalizedBatch, Step, begin, flag, require, warn  # noqa: F401 (begin: the doctests)
+from transforms.batch import NormalizedBatch, Step, begin, flag, reason_lists, require, warn  # noqa: F401 (begin, reason_lists: the doctests)
 from transforms.common import StepBuilder, check_column, map_fields, normalize_with
 from transforms.context import NormalizeContext
 
@@ -149,7 +149,7 @@ def date_column(column: str, *, open_ended: bool = False) -> Step:
     ``_<column>_open`` says so; without it they are ``<column>.open_ended``.
 
     >>> lf = begin(pl.LazyFrame({"d": ["2021年3月5日", "44260", "长期", "2021-02-30"]}))
-    >>> date_column("d")(lf).select("d", "_reasons").collect().rows()  # doctest: +NORMALIZE_WHITESPACE
+    >>> date_column("d")(lf).pipe(reason_lists).select("d", "_reasons").collect().rows()  # doctest: +NORMALIZE_WHITESPACE
     [(datetime.date(2021, 3, 5), []), (datetime.date(2021, 3, 5), []),
      (None, ['d.open_ended']), (None, ['d.invalid_date'])]
     >>> date_column("d", open_ended=True)(lf).select("d", "_d_open").collect()["_d_open"].to_list()
@@ -261,7 +261,7 @@ def resolve_authority_code(ctx: NormalizeContext) -> Step:
     >>> lf = begin(pl.LazyFrame({
     ...     "authority_code": ["11100000000013338W", None, None, None],
     ...     "authority_name": ["住房和城乡建设部", "住房和城乡建设部", "某局", "另一局"]}))
-    >>> resolve_authority_code(ctx)(lf).select("authority_code", "_warnings").collect().rows()  # doctest: +NORMALIZE_WHITESPACE
+    >>> resolve_authority_code(ctx)(lf).pipe(reason_lists).select("authority_code", "_warnings").collect().rows()  # doctest: +NORMALIZE_WHITESPACE
     [('11100000000013338W', []), ('11100000000013338W', ['authority_code.from_name']),
      ('11440100MB2C90241A', ['authority_code.from_name']), (None, [])]
     """
@@ -312,7 +312,7 @@ def normalize_authority(ctx: NormalizeContext) -> Step:
     >>> from datetime import date
     >>> ctx = NormalizeContext(fields={}, today=date(2026, 1, 1))
     >>> lf = begin(pl.LazyFrame({"authority_code": ["91110000600037341l", "91110000600037341M"]}))
-    >>> normalize_authority(ctx)(lf).select("authority_code", "_reasons").collect().rows()
+    >>> normalize_authority(ctx)(lf).pipe(reason_lists).select("authority_code", "_reasons").collect().rows()
     [('91110000600037341L', []), (None, ['authority_code.checksum'])]
     """
     authority = check_column("authority_code", check_uscc)
@@ -340,7 +340,7 @@ def normalize_subject(ctx: NormalizeContext) -> Step:
     ...                      "924401131119578842", "91110000600037341L"],
     ...     "subject_category": ["自然人", "自然人", "自然人", None, None]}))
     >>> out = normalize_subject(ctx)(lf)
-    >>> out.select("subject_code_type", "subject_category", "_reasons", "_warnings").collect().rows()  # doctest: +NORMALIZE_WHITESPACE
+    >>> out.pipe(reason_lists).select("subject_code_type", "subject_category", "_reasons", "_warnings").collect().rows()  # doctest: +NORMALIZE_WHITESPACE
     [('uscc', '自然人', [], ['subject_category.mismatch_code']),
      ('citizen_id', '自然人', [], []),
      (None, '自然人', ['subject_code.checksum'], []),
@@ -432,7 +432,7 @@ def normalize_fine(ctx: NormalizeContext) -> Step:
     ...     "content": ["罚款2000元", "罚款2000元", "罚款0.2万元", None, None, "给予警告处罚",
     ...                 "罚款人民币1,500元", None],
     ...     "penalty_types": [["罚款"]] * 5 + [["警告"], ["罚款"], ["罚款"]]}))
-    >>> normalize_fine(ctx)(lf).select("fine_amount", "_warnings").collect().rows()  # doctest: +NORMALIZE_WHITESPACE
+    >>> normalize_fine(ctx)(lf).pipe(reason_lists).select("fine_amount", "_warnings").collect().rows()  # doctest: +NORMALIZE_WHITESPACE
     [(Decimal('2000.00'), []), (Decimal('2000.00'), ['fine_amount.unit_yuan']),
      (Decimal('30000.00'), ['fine_amount.mismatch_content']), (Decimal('2000.00'), []),
      (Decimal('500000000.00'), ['fine_amount.implausible']), (Decimal('0.00'), []),
@@ -501,7 +501,7 @@ def parse_penalty_dates(ctx: NormalizeContext) -> Step:
     >>> ctx = NormalizeContext(fields={}, today=date(2026, 1, 1))
     >>> lf = begin(pl.LazyFrame({"decision_date": ["2024-03-05", "20240305"],
     ...                          "publish_until": ["2025/3/5", "2024.03.04"]}))
-    >>> parse_penalty_dates(ctx)(lf).select("publish_until", "_reasons").collect().rows()
+    >>> parse_penalty_dates(ctx)(lf).pipe(reason_lists).select("publish_until", "_reasons").collect().rows()
     [(datetime.date(2025, 3, 5), []), (datetime.date(2024, 3, 4), ['publish_until.before_decision_date'])]
     """
     dates = _dates(["decision_date"], ["publish_until"])
@@ -602,7 +602,7 @@ def parse_permit_dates(ctx: NormalizeContext) -> Step:
     >>> ctx = NormalizeContext(fields={}, today=date(2026, 1, 1))
     >>> lf = begin(pl.LazyFrame({"decision_date": ["2024-03-05"] * 2, "valid_from": ["2024-03-05"] * 2,
     ...                          "valid_to": ["长期", "2023-03-05"]}))
-    >>> parse_permit_dates(ctx)(lf).select("valid_to", "_reasons").collect().rows()
+    >>> parse_permit_dates(ctx)(lf).pipe(reason_lists).select("valid_to", "_reasons").collect().rows()
     [(None, []), (datetime.date(2023, 3, 5), ['valid_to.before_valid_from'])]
     """
     dates = _dates(["decision_date", "valid_from"], ["valid_to"])
@@ -667,7 +667,7 @@ def normalize_list_type(ctx: NormalizeContext) -> Step:
     >>> ctx = NormalizeContext(fields={}, today=date(2026, 1, 1))
     >>> lf = begin(pl.LazyFrame({"list_type": ["严重失信主体名单", "失信被执行人名单",
     ...     "守信激励对象名单", "A级纳税人名单", "经营异常名录", "Black"]}))
-    >>> normalize_list_type(ctx)(lf).select("list_type", "list_name", "_reasons").collect().rows()  # doctest: +NORMALIZE_WHITESPACE
+    >>> normalize_list_type(ctx)(lf).pipe(reason_lists).select("list_type", "list_name", "_reasons").collect().rows()  # doctest: +NORMALIZE_WHITESPACE
     [('black', '严重失信主体名单', []), ('black', '失信被执行人名单', []),
      ('red', '守信激励对象名单', []), ('red', 'A级纳税人名单', []),
      (None, '经营异常名录', ['list_type.unknown']), ('black', 'Black', [])]
@@ -722,7 +722,7 @@ def parse_list_dates(ctx: NormalizeContext) -> Step:
     >>> ctx = NormalizeContext(fields={}, today=date(2026, 1, 1))
     >>> lf = begin(pl.LazyFrame({"listed_at": ["2024-03-05"] * 2, "expires_at": ["2027-03-05", "长期"],
     ...                          "removed_at": [None, "2024-01-01"]}))
-    >>> parse_list_dates(ctx)(lf).select("expires_at", "_reasons").collect().rows()
+    >>> parse_list_dates(ctx)(lf).pipe(reason_lists).select("expires_at", "_reasons").collect().rows()
     [(datetime.date(2027, 3, 5), []), (None, ['removed_at.before_listed_at'])]
     """
     dates = _dates(["listed_at", "removed_at"], ["expires_at"])

@@ -64,7 +64,7 @@ from schemas.codes.dates import parse_datetime
 from schemas.codes.region import check_region_code, check_statistical_code, check_street_code
 from schemas.codes.text import collapse_spaces
 from schemas.records.geospatial import AddressPoint, Area
-from transforms.batch import NormalizedBatch, Step, begin, flag, require, warn  # noqa: F401 (begin: the doctests)
+from transforms.batch import NormalizedBatch, Step, begin, flag, reason_lists, require, warn  # noqa: F401 (begin, reason_lists: the doctests)
 from transforms.common import StepBuilder, check_column, map_fields, normalize_with
 from transforms.context import NormalizeContext
 from transforms.coordinates import CRS_NAMES, in_china, to_wgs84
@@ -143,7 +143,7 @@ def normalize_level(ctx: NormalizeContext) -> Step:
     >>> from datetime import date
     >>> ctx = NormalizeContext(fields={}, today=date(2026, 1, 1))
     >>> lf = begin(pl.LazyFrame({"level": ["District", "街道", "village"]}))
-    >>> normalize_level(ctx)(lf).select("level", "_reasons").collect().rows()
+    >>> normalize_level(ctx)(lf).pipe(reason_lists).select("level", "_reasons").collect().rows()
     [('district', []), ('street', []), (None, ['level.unknown'])]
     """
 
@@ -170,7 +170,7 @@ def normalize_area_codes(ctx: NormalizeContext) -> Step:
     ...     "area_code": ["440106", "440102", "440106001", "44010600100101", "4401060"],
     ...     "level": ["district", "district", "street", "grid", "street"],
     ...     "parent_code": ["440100", None, "440106", "440106999", "440106"]}))
-    >>> normalize_area_codes(ctx)(lf).select("area_code", "_reasons", "_warnings").collect().rows()
+    >>> normalize_area_codes(ctx)(lf).pipe(reason_lists).select("area_code", "_reasons", "_warnings").collect().rows()
     [('440106', [], []), (None, ['area_code.retired'], []), ('440106001', [], []), ('44010600100101', [], ['parent_code.not_prefix']), (None, ['area_code.format'], [])]
     """
 
@@ -231,7 +231,7 @@ def normalize_geometry(ctx: NormalizeContext) -> Step:
     ...     '{"type":"Polygon","coordinates":[[[113.1,23.1],[113.2,23.1],[113.2,23.2]]]}',
     ...     '{"type":"Point","coordinates":[113.1,23.1]}',
     ...     '{"type":"Polygon","coordinates":[[[113.1,23.1],[113.2,"x"]]]}']}))
-    >>> out = normalize_geometry(ctx)(lf).select("geometry", "_reasons").collect()
+    >>> out = normalize_geometry(ctx)(lf).pipe(reason_lists).select("geometry", "_reasons").collect()
     >>> out["_reasons"].to_list()
     [[], ['geometry.too_few_points', 'geometry.unclosed_ring'], ['geometry.unsupported_type'], ['geometry.format']]
     >>> out["geometry"][0].hex()[:18], out["geometry"][1:].to_list()
@@ -400,7 +400,7 @@ def require_boundary_columns(ctx: NormalizeContext) -> Step:
     >>> ctx = NormalizeContext(fields={}, today=date(2026, 1, 1))
     >>> lf = begin(pl.LazyFrame({"area_code": [None], "name": ["天河区"], "level": ["district"],
     ...                          "geometry": ["{}"]}))
-    >>> require_boundary_columns(ctx)(lf).collect()["_reasons"].to_list()
+    >>> require_boundary_columns(ctx)(lf).pipe(reason_lists).collect()["_reasons"].to_list()
     [['area_code.missing']]
     """
 
@@ -466,7 +466,7 @@ def normalize_crs(ctx: NormalizeContext) -> Step:
     >>> from datetime import date
     >>> ctx = NormalizeContext(fields={}, today=date(2026, 1, 1))
     >>> lf = begin(pl.LazyFrame({"source_crs": ["gcj-02", "WGS 84", "BD09MC", None]}))
-    >>> normalize_crs(ctx)(lf).select("source_crs", "_reasons").collect().rows()
+    >>> normalize_crs(ctx)(lf).pipe(reason_lists).select("source_crs", "_reasons").collect().rows()
     [('GCJ02', []), ('WGS84', []), (None, ['source_crs.unknown']), (None, [])]
     """
     spellings = {k.replace("-", ""): v for k, v in CRS_NAMES.items()}
@@ -497,7 +497,7 @@ def parse_coordinates(ctx: NormalizeContext) -> Step:
     >>> ctx = NormalizeContext(fields={}, today=date(2026, 1, 1))
     >>> lf = begin(pl.LazyFrame({"source_lon": ["113.26", "0", "113°", None],
     ...                          "source_lat": ["23.13", "0", "23.1", "23.1"]}))
-    >>> parse_coordinates(ctx)(lf).select("source_lon", "_reasons").collect().rows()
+    >>> parse_coordinates(ctx)(lf).pipe(reason_lists).select("source_lon", "_reasons").collect().rows()
     [(113.26, []), (0.0, ['lonlat.zero']), (None, ['lonlat.format']), (None, ['lonlat.missing'])]
     """
 
@@ -530,7 +530,7 @@ def swap_coordinates(ctx: NormalizeContext) -> Step:
     >>> from datetime import date
     >>> ctx = NormalizeContext(fields={}, today=date(2026, 1, 1))
     >>> lf = begin(pl.LazyFrame({"source_lon": [23.13, 113.26], "source_lat": [113.26, 23.13]}))
-    >>> swap_coordinates(ctx)(lf).select("source_lon", "source_lat", "_warnings").collect().rows()
+    >>> swap_coordinates(ctx)(lf).pipe(reason_lists).select("source_lon", "source_lat", "_warnings").collect().rows()
     [(113.26, 23.13, ['lonlat.swapped']), (113.26, 23.13, [])]
     """
 
@@ -557,7 +557,7 @@ def convert_to_wgs84(ctx: NormalizeContext) -> Step:
     >>> lf = begin(pl.LazyFrame({"source_lon": [113.9171764808363, 2.35],
     ...                          "source_lat": [22.540796131694766, 48.86],
     ...                          "source_crs": ["GCJ02", "WGS84"]}))
-    >>> out = convert_to_wgs84(ctx)(lf).select("lon", "lat", "_reasons").collect()
+    >>> out = convert_to_wgs84(ctx)(lf).pipe(reason_lists).select("lon", "lat", "_reasons").collect()
     >>> [(a and round(a, 6), b and round(b, 6), r) for a, b, r in out.rows()]
     [(113.912316, 22.543847, []), (None, None, ['lonlat.out_of_city'])]
     """
@@ -590,7 +590,7 @@ def normalize_street_code(ctx: NormalizeContext) -> Step:
     >>> from datetime import date
     >>> ctx = NormalizeContext(fields={}, today=date(2026, 1, 1))
     >>> lf = begin(pl.LazyFrame({"street_code": ["440106001001", "440102005", None, "4401"]}))
-    >>> normalize_street_code(ctx)(lf).select("street_code", "region_code", "_reasons").collect().rows()
+    >>> normalize_street_code(ctx)(lf).pipe(reason_lists).select("street_code", "region_code", "_reasons").collect().rows()
     [('440106001', '440106', []), ('440102005', '440104', []), (None, None, []), (None, None, ['street_code.format'])]
     """
     check = check_column(
@@ -641,7 +641,7 @@ def require_address_columns(ctx: NormalizeContext) -> Step:
     >>> from datetime import date
     >>> ctx = NormalizeContext(fields={}, today=date(2026, 1, 1))
     >>> lf = begin(pl.LazyFrame({"address_code": ["A1"], "address": [None], "source_crs": ["BD09"]}))
-    >>> require_address_columns(ctx)(lf).collect()["_reasons"].to_list()
+    >>> require_address_columns(ctx)(lf).pipe(reason_lists).collect()["_reasons"].to_list()
     [['address.missing']]
     """
 

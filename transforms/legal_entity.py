@@ -47,8 +47,15 @@ from schemas.codes.money import parse_money
 from schemas.codes.region import check_region_code
 from schemas.codes.text import collapse_spaces
 from schemas.records.legal_entity import LegalEntity
-from transforms.batch import NormalizedBatch, Step, begin, flag, require, warn  # noqa: F401 (begin: the doctests)
-from transforms.common import StepBuilder, check_column, map_fields, normalize_with
+from transforms.batch import NormalizedBatch, Step, begin, flag, reason_lists, require, warn  # noqa: F401 (begin, reason_lists: the doctests)
+from transforms.common import (
+    StepBuilder,
+    check_column,
+    fast_date,
+    map_fields,
+    normalize_with,
+    with_check,
+)
 from transforms.context import NormalizeContext
 
 __all__ = ["REQUIRED", "STATUS", "STEPS", "normalize_entities"]
@@ -88,6 +95,11 @@ STATUS: dict[str, str] = {
 STATUS |= {v: v for v in set(STATUS.values())}
 
 
+# Text columns of few values, often with full-width brackets (有限责任公司（自然人投资或控股）):
+# cleaned once per value, NFKC being the costly part of cleaning.
+_FEW_VALUES = ("entity_type", "registration_authority", "status")
+
+
 def map_source_fields(ctx: NormalizeContext) -> Step:
     """The bureau's Chinese column names to canonical columns, text cleaned (NFKC, nulls).
 
@@ -97,7 +109,7 @@ def map_source_fields(ctx: NormalizeContext) -> Step:
     >>> map_source_fields(ctx)(lf).collect()["uscc"].to_list()
     ['91110000600037341l', None]
     """
-    return map_fields(ctx.fields)
+    return map_fields(ctx.fields, distinct=_FEW_VALUES)
 
 
 def normalize_uscc(ctx: NormalizeContext) -> Step:
@@ -107,7 +119,7 @@ def normalize_uscc(ctx: NormalizeContext) -> Step:
     >>> ctx = NormalizeContext(fields={}, today=date(2026, 1, 1))
     >>> lf = begin(pl.LazyFrame({"uscc": ["91110000600037341l", "9111OOOO600037341L"],
     ...                          "registration_number": [None, "440301108548379"]}))
-    >>> normalize_uscc(ctx)(lf).select("uscc", "registration_number", "_reasons").collect().rows()
+    >>> normalize_uscc(ctx)(lf).pipe(reason_lists).select("uscc", "registration_number", "_reasons").collect().rows()
     [('91110000600037341L', None, []), (None, '440301108548379', ['uscc.format'])]
     """
     uscc = check_column("uscc", check_uscc)
@@ -142,7 +154,7 @@ def normalize_legal_rep_id(ctx: NormalizeContext) -> Step:
     >>> from datetime import date
     >>> ctx = NormalizeContext(fields={}, today=date(2026, 1, 1))
     >>> lf = begin(pl.LazyFrame({"legal_rep_id_number": ["11010519491231002x", "110105194912310020"]}))
-    >>> normalize_legal_rep_id(ctx)(lf).select("legal_rep_id_number", "_reasons").collect().rows()
+    >>> normalize_legal_rep_id(ctx)(lf).pipe(reason_lists).select("legal_rep_id_number", "_reasons").collect().rows()
     [('11010519491231002X', []), (None, ['legal_rep_id_number.checksum'])]
     """
     return check_column("legal_rep_id_number", lambda e: check_citizen_id(e, today=ctx.today))
@@ -156,11 +168,14 @@ def normalize_industry(ctx: NormalizeContext) -> Step:
     >>> ctx = NormalizeContext(fields={}, today=date(2026, 1, 1))
     >>> lf = begin(pl.LazyFrame({"industry_code": ["I6510", "6510", "C6510"]}))
     >>> out = normalize_industry(ctx)(lf)
-    >>> out.select("industry_code", "industry_section", "_reasons").collect().rows()
+    >>> out.pipe(reason_lists).select("industry_code", "industry_section", "_reasons").collect().rows()
     [('I6510', 'I', []), ('I6510', 'I', []), (None, None, ['industry_code.section_mismatch'])]
     """
     return check_column(
-        "industry_code", check_industry_code, extras={"section": "industry_section"}
+        "industry_code",
+        check_industry_code,
+        extras={"section": "industry_section"},
+        distinct=True,
     )
 
 
@@ -171,7 +186,7 @@ def normalize_capital(ctx: NormalizeContext) -> Step:
     >>> from datetime import date
     >>> ctx = NormalizeContext(fields={}, today=date(2026, 1, 1))
     >>> lf = begin(pl.LazyFrame({"registered_capital": ["500万人民币", "100万美元", "500", "很多"]}))
-    >>> for row in normalize_capital(ctx)(lf).select(
+    >>> for row in normalize_capital(ctx)(lf).pipe(reason_lists).select(
     ...         "registered_capital", "capital_currency", "_reasons").collect().rows():
     ...     print(row)
     (Decimal('5000000.00'), 'CNY', [])
@@ -183,6 +198,7 @@ def normalize_capital(ctx: NormalizeContext) -> Step:
         "registered_capital",
         lambda e: parse_money(e, default_unit="万元"),
         extras={"currency": "capital_currency"},
+        distinct=True,
     )
 
 
@@ -196,7 +212,7 @@ def normalize_dates(ctx: NormalizeContext) -> Step:
     ...                                 "term_to": ["长期", "99991231"],
     ...                                 "approved_date": ["2021.03.05", "长期"]},
     ...                         schema_overrides={c: pl.String for c in DATE_COLUMNS}))
-    >>> for row in normalize_dates(ctx)(lf).select(
+    >>> for row in normalize_dates(ctx)(lf).pipe(reason_lists).select(
     ...         "established_date", "term_to", "approved_date", "_reasons").collect().rows():
     ...     print(row)
     (datetime.date(2021, 3, 5), None, datetime.date(2021, 3, 5), [])
@@ -205,8 +221,7 @@ def normalize_dates(ctx: NormalizeContext) -> Step:
 
     def step(frame: pl.LazyFrame) -> pl.LazyFrame:
         for col in DATE_COLUMNS:
-            checked = parse_date(pl.col(col))
-            frame = frame.with_columns(checked.alias("_date"))
+            frame = with_check(frame, col, parse_date, "_date", fast=fast_date)
             reason = pl.col("_date").struct.field("reason")
             if col not in OPEN_ENDED_COLUMNS:
                 open_ended = pl.col("_date").struct.field("open_ended").fill_null(False)
@@ -224,10 +239,10 @@ def normalize_region(ctx: NormalizeContext) -> Step:
     >>> from datetime import date
     >>> ctx = NormalizeContext(fields={}, today=date(2026, 1, 1))
     >>> lf = begin(pl.LazyFrame({"region_code": ["440116", "440106"]}))
-    >>> normalize_region(ctx)(lf).select("region_code", "_reasons").collect().rows()
+    >>> normalize_region(ctx)(lf).pipe(reason_lists).select("region_code", "_reasons").collect().rows()
     [('440112', []), ('440106', [])]
     """
-    return check_column("region_code", check_region_code)
+    return check_column("region_code", check_region_code, distinct=True)
 
 
 def normalize_status(ctx: NormalizeContext) -> Step:
@@ -236,7 +251,7 @@ def normalize_status(ctx: NormalizeContext) -> Step:
     >>> from datetime import date
     >>> ctx = NormalizeContext(fields={}, today=date(2026, 1, 1))
     >>> lf = begin(pl.LazyFrame({"status": ["存续(在营、开业、在册)", "吊销,未注销", "迁出", "倒闭"]}))
-    >>> normalize_status(ctx)(lf).select("status", "status_raw", "_reasons").collect().rows()
+    >>> normalize_status(ctx)(lf).pipe(reason_lists).select("status", "status_raw", "_reasons").collect().rows()
     [('ACTIVE', '存续(在营、开业、在册)', []), ('REVOKED', '吊销,未注销', []), ('MOVED_OUT', '迁出', []), (None, '倒闭', ['status.unknown'])]
     """
 
@@ -273,7 +288,7 @@ def check_status_dates(ctx: NormalizeContext) -> Step:
     ...     "deregistered_date": [None, None, None], "revoked_date": [None, None, None],
     ...     "term_to": [None, date(2025, 1, 1), None]},
     ...     schema_overrides={"deregistered_date": pl.Date, "revoked_date": pl.Date}))
-    >>> check_status_dates(ctx)(lf).collect()["_warnings"].to_list()
+    >>> check_status_dates(ctx)(lf).pipe(reason_lists).collect()["_warnings"].to_list()
     [['deregistered_date.missing'], ['term_to.expired'], []]
     """
     status = pl.col("status")
@@ -305,7 +320,7 @@ def require_columns(ctx: NormalizeContext) -> Step:
     >>> from datetime import date
     >>> ctx = NormalizeContext(fields={}, today=date(2026, 1, 1))
     >>> lf = begin(pl.LazyFrame({"uscc": [None], "name": ["某公司"], "status": ["ACTIVE"]}))
-    >>> require_columns(ctx)(lf).collect()["_reasons"].to_list()
+    >>> require_columns(ctx)(lf).pipe(reason_lists).collect()["_reasons"].to_list()
     [['uscc.missing']]
     """
 

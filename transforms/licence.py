@@ -62,7 +62,7 @@ from schemas.codes.licence_id import check_licence_id
 from schemas.codes.region import check_region_code
 from schemas.codes.text import collapse_spaces
 from schemas.records.licence import Licence
-from transforms.batch import NormalizedBatch, Step, begin, flag, require, warn  # noqa: F401 (begin: the doctests)
+from transforms.batch import NormalizedBatch, Step, begin, flag, reason_lists, require, warn  # noqa: F401 (begin, reason_lists: the doctests)
 from transforms.common import StepBuilder, check_column, map_fields, normalize_with
 from transforms.context import NormalizeContext
 from transforms.credit import date_column
@@ -144,7 +144,7 @@ def require_columns(ctx: NormalizeContext) -> Step:
     >>> from datetime import date
     >>> ctx = NormalizeContext(fields={}, today=date(2026, 1, 1))
     >>> lf = begin(pl.LazyFrame({c: ["x"] for c in REQUIRED} | {"holder_code": [None]}))
-    >>> require_columns(ctx)(lf).collect()["_reasons"].to_list()
+    >>> require_columns(ctx)(lf).pipe(reason_lists).collect()["_reasons"].to_list()
     [['holder_code.missing']]
     """
 
@@ -164,7 +164,7 @@ def normalize_certificate_id(ctx: NormalizeContext) -> Step:
     >>> lf = begin(pl.LazyFrame({"certificate_id": [good, good[:-1] + "G"],
     ...                          "licence_type_code": ["11100000000013338W032", None],
     ...                          "version": ["2", None], "predecessor_id": [good, None]}))
-    >>> out = normalize_certificate_id(ctx)(lf).select(
+    >>> out = normalize_certificate_id(ctx)(lf).pipe(reason_lists).select(
     ...     "licence_type_code", "version", "_reasons", "_warnings").collect()
     >>> out.rows()  # doctest: +NORMALIZE_WHITESPACE
     [('11100000000013338W032', '001', [], ['version.mismatch_id']),
@@ -212,7 +212,7 @@ def normalize_holder(ctx: NormalizeContext) -> Step:
     ...     "holder_code": ["91110000600037341l", "11010519491231002X", "91110000600037341L",
     ...                     "110105194912310020", "11010519491231002X", "91110000600037341L"],
     ...     "holder_code_type": ["001", "111", "111", "111", None, "002"]}))
-    >>> out = normalize_holder(ctx)(lf).select("holder_code", "holder_code_type", "_reasons", "_warnings")
+    >>> out = normalize_holder(ctx)(lf).pipe(reason_lists).select("holder_code", "holder_code_type", "_reasons", "_warnings")
     >>> out.collect().rows()  # doctest: +NORMALIZE_WHITESPACE
     [('91110000600037341L', 'uscc', [], []),
      ('11010519491231002X', 'citizen_id', [], []),
@@ -293,7 +293,7 @@ def normalize_issuer(ctx: NormalizeContext) -> Step:
     >>> from datetime import date
     >>> ctx = NormalizeContext(fields={}, today=date(2026, 1, 1))
     >>> lf = begin(pl.LazyFrame({"issuer_code": ["11100000000013338W", "11100000000013338X"]}))
-    >>> normalize_issuer(ctx)(lf).select("issuer_code", "_reasons").collect().rows()
+    >>> normalize_issuer(ctx)(lf).pipe(reason_lists).select("issuer_code", "_reasons").collect().rows()
     [('11100000000013338W', []), (None, ['issuer_code.checksum'])]
     """
     return check_column("issuer_code", check_uscc)
@@ -329,7 +329,7 @@ def parse_dates(ctx: NormalizeContext) -> Step:
     >>> ctx = NormalizeContext(fields={}, today=date(2026, 1, 1))
     >>> lf = begin(pl.LazyFrame({"issue_date": ["44260"] * 4, "valid_from": ["2021-03-05"] * 4,
     ...                          "valid_to": ["长期", "46086", None, "2020-01-01"]}))
-    >>> out = parse_dates(ctx)(lf).select("issue_date", "valid_to", "is_perpetual", "_reasons").collect()
+    >>> out = parse_dates(ctx)(lf).pipe(reason_lists).select("issue_date", "valid_to", "is_perpetual", "_reasons").collect()
     >>> out.rows()  # doctest: +NORMALIZE_WHITESPACE
     [(datetime.date(2021, 3, 5), None, True, []),
      (datetime.date(2021, 3, 5), datetime.date(2026, 3, 5), False, []),
@@ -366,7 +366,7 @@ def normalize_status(ctx: NormalizeContext) -> Step:
     >>> ctx = NormalizeContext(fields={}, today=date(2026, 1, 1))
     >>> lf = begin(pl.LazyFrame({"status": ["有效", "04", "7", "作废"],
     ...                          "valid_to": [date(2025, 1, 1), None, None, None]}))
-    >>> normalize_status(ctx)(lf).select("status", "_reasons", "_warnings").collect().rows()  # doctest: +NORMALIZE_WHITESPACE
+    >>> normalize_status(ctx)(lf).pipe(reason_lists).select("status", "_reasons", "_warnings").collect().rows()  # doctest: +NORMALIZE_WHITESPACE
     [('VALID', [], ['status.valid_after_end']), ('CANCELLED', [], []), ('REVOKED', [], []),
      (None, ['status.unknown'], [])]
     """
@@ -401,7 +401,7 @@ def normalize_region(ctx: NormalizeContext) -> Step:
     >>> from datetime import date
     >>> ctx = NormalizeContext(fields={}, today=date(2026, 1, 1))
     >>> lf = begin(pl.LazyFrame({"region_code": ["440184", "440106", "4401"]}))
-    >>> normalize_region(ctx)(lf).select("region_code", "_reasons").collect().rows()
+    >>> normalize_region(ctx)(lf).pipe(reason_lists).select("region_code", "_reasons").collect().rows()
     [('440117', []), ('440106', []), (None, ['region_code.format'])]
     """
     return check_column("region_code", check_region_code)

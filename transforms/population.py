@@ -38,15 +38,23 @@ from schemas.codes.region import check_region_code, check_statistical_code
 from schemas.codes.text import collapse_spaces
 from schemas.records.population import Person
 from transforms.batch import (
-    REASONS,
     NormalizedBatch,
     Step,
     begin,  # noqa: F401 (the doctests build their frames with it)
     flag,
+    has_reasons,
+    reason_lists,  # noqa: F401 (the doctests show the reasons with it)
     require,
     warn,
 )
-from transforms.common import StepBuilder, check_column, map_fields, normalize_with
+from transforms.common import (
+    StepBuilder,
+    check_column,
+    fast_date,
+    fast_datetime,
+    map_fields,
+    normalize_with,
+)
 from transforms.context import NormalizeContext
 from transforms.person_key import hmac_sha256_hex
 
@@ -94,7 +102,7 @@ def normalize_id_number(ctx: NormalizeContext) -> Step:
     >>> from datetime import date
     >>> ctx = NormalizeContext(fields={}, today=date(2026, 1, 1))
     >>> lf = begin(pl.LazyFrame({"id_number": ["110105491231002", "110105194912310020"]}))
-    >>> normalize_id_number(ctx)(lf).select("id_number", _ID_SEX, "_reasons").collect().rows()
+    >>> normalize_id_number(ctx)(lf).pipe(reason_lists).select("id_number", _ID_SEX, "_reasons").collect().rows()
     [('11010519491231002X', '2', []), (None, None, ['id_number.checksum'])]
     """
     return check_column(
@@ -130,7 +138,7 @@ def normalize_sex_code(ctx: NormalizeContext) -> Step:
     >>> from datetime import date
     >>> ctx = NormalizeContext(fields={}, today=date(2026, 1, 1))
     >>> lf = begin(pl.LazyFrame({"sex_code": ["女", "9", None, "1", "3"], _ID_SEX: ["2", "1", "1", "2", "1"]}))
-    >>> for row in normalize_sex_code(ctx)(lf).select("sex_code", "_reasons", "_warnings").collect().rows():
+    >>> for row in normalize_sex_code(ctx)(lf).pipe(reason_lists).select("sex_code", "_reasons", "_warnings").collect().rows():
     ...     print(row)
     ('2', [], [])
     ('1', [], ['sex_code.from_id'])
@@ -139,7 +147,7 @@ def normalize_sex_code(ctx: NormalizeContext) -> Step:
     (None, ['sex_code.unknown'], [])
     """
     declared, derived = pl.col("sex_code"), pl.col(_ID_SEX)
-    check = check_column("sex_code", check_sex_code)
+    check = check_column("sex_code", check_sex_code, distinct=True)
     mismatch = declared.is_in(["1", "2"]) & derived.is_not_null() & (declared != derived)
     # Empty as delivered, or a code that states nothing; an unknown code (``3``) is neither:
     # the check rejected it, and it is not filled.
@@ -171,7 +179,7 @@ def normalize_birth_date(ctx: NormalizeContext) -> Step:
     >>> ctx = NormalizeContext(fields={}, today=date(2026, 1, 1))
     >>> lf = begin(pl.LazyFrame({"birth_date": ["1949年12月31日", None, "19491230", "1949-02-30"],
     ...                          _ID_BIRTH: [date(1949, 12, 31)] * 4}))
-    >>> for row in normalize_birth_date(ctx)(lf).select("birth_date", "_reasons", "_warnings").collect().rows():
+    >>> for row in normalize_birth_date(ctx)(lf).pipe(reason_lists).select("birth_date", "_reasons", "_warnings").collect().rows():
     ...     print(row)
     (datetime.date(1949, 12, 31), [], [])
     (datetime.date(1949, 12, 31), [], ['birth_date.from_id'])
@@ -179,7 +187,7 @@ def normalize_birth_date(ctx: NormalizeContext) -> Step:
     (None, ['birth_date.invalid_date'], [])
     """
     declared, derived = pl.col("birth_date"), pl.col(_ID_BIRTH)
-    parse = check_column("birth_date", parse_date)
+    parse = check_column("birth_date", parse_date, fast=fast_date)
     mismatch = declared.is_not_null() & derived.is_not_null() & (declared != derived)
     # Only a date delivered empty is filled: an unreadable one keeps the parser's reason.
     fill = pl.col("_birth_empty") & derived.is_not_null()
@@ -206,10 +214,10 @@ def normalize_ethnicity_code(ctx: NormalizeContext) -> Step:
     >>> from datetime import date
     >>> ctx = NormalizeContext(fields={}, today=date(2026, 1, 1))
     >>> lf = begin(pl.LazyFrame({"ethnicity_code": ["1", "汉族", "壮族", "57"]}))
-    >>> normalize_ethnicity_code(ctx)(lf).select("ethnicity_code", "_reasons").collect().rows()
+    >>> normalize_ethnicity_code(ctx)(lf).pipe(reason_lists).select("ethnicity_code", "_reasons").collect().rows()
     [('01', []), ('01', []), ('08', []), (None, ['ethnicity_code.unknown'])]
     """
-    return check_column("ethnicity_code", check_ethnicity_code)
+    return check_column("ethnicity_code", check_ethnicity_code, distinct=True)
 
 
 def normalize_hukou_region_code(ctx: NormalizeContext) -> Step:
@@ -218,10 +226,10 @@ def normalize_hukou_region_code(ctx: NormalizeContext) -> Step:
     >>> from datetime import date
     >>> ctx = NormalizeContext(fields={}, today=date(2026, 1, 1))
     >>> lf = begin(pl.LazyFrame({"hukou_region_code": ["440106", "440102", "999999"]}))
-    >>> normalize_hukou_region_code(ctx)(lf).select("hukou_region_code", "_reasons").collect().rows()
+    >>> normalize_hukou_region_code(ctx)(lf).pipe(reason_lists).select("hukou_region_code", "_reasons").collect().rows()
     [('440106', []), ('440104', []), (None, ['hukou_region_code.unknown'])]
     """
-    return check_column("hukou_region_code", check_region_code)
+    return check_column("hukou_region_code", check_region_code, distinct=True)
 
 
 def normalize_residence_codes(ctx: NormalizeContext) -> Step:
@@ -232,13 +240,14 @@ def normalize_residence_codes(ctx: NormalizeContext) -> Step:
     >>> ctx = NormalizeContext(fields={}, today=date(2026, 1, 1))
     >>> lf = begin(pl.LazyFrame({"residence_street_code": ["440106001002", "440102005", "4401"]}))
     >>> out = normalize_residence_codes(ctx)(lf)
-    >>> out.select("residence_street_code", "residence_region_code", "_reasons").collect().rows()
+    >>> out.pipe(reason_lists).select("residence_street_code", "residence_region_code", "_reasons").collect().rows()
     [('440106001', '440106', []), ('440102005', '440104', []), (None, None, ['residence_street_code.format'])]
     """
     check = check_column(
         "residence_street_code",
         check_statistical_code,
         extras={"street_code": "_street", "region_code": "_county"},
+        distinct=True,
     )
 
     def step(frame: pl.LazyFrame) -> pl.LazyFrame:
@@ -277,7 +286,7 @@ def normalize_population_type(ctx: NormalizeContext) -> Step:
     >>> from datetime import date
     >>> ctx = NormalizeContext(fields={}, today=date(2026, 1, 1))
     >>> lf = begin(pl.LazyFrame({"population_type": ["1", "2", "流动人口", "3"]}))
-    >>> normalize_population_type(ctx)(lf).select("population_type", "_reasons").collect().rows()
+    >>> normalize_population_type(ctx)(lf).pipe(reason_lists).select("population_type", "_reasons").collect().rows()
     [('registered', []), ('floating', []), ('floating', []), (None, ['population_type.unknown'])]
     """
     return _lookup("population_type", _POPULATION_TYPES, pl.String())
@@ -289,7 +298,7 @@ def normalize_is_deceased(ctx: NormalizeContext) -> Step:
     >>> from datetime import date
     >>> ctx = NormalizeContext(fields={}, today=date(2026, 1, 1))
     >>> lf = begin(pl.LazyFrame({"is_deceased": ["0", "1", "2"]}))
-    >>> normalize_is_deceased(ctx)(lf).select("is_deceased", "_reasons").collect().rows()
+    >>> normalize_is_deceased(ctx)(lf).pipe(reason_lists).select("is_deceased", "_reasons").collect().rows()
     [(False, []), (True, []), (None, ['is_deceased.unknown'])]
     """
     return _lookup("is_deceased", _DECEASED, pl.Boolean())
@@ -301,7 +310,7 @@ def normalize_phone(ctx: NormalizeContext) -> Step:
     >>> from datetime import date
     >>> ctx = NormalizeContext(fields={}, today=date(2026, 1, 1))
     >>> lf = begin(pl.LazyFrame({"phone": ["+86 138-0013-8000", "(020)12345678", "12345"]}))
-    >>> normalize_phone(ctx)(lf).select("phone", "_reasons").collect().rows()
+    >>> normalize_phone(ctx)(lf).pipe(reason_lists).select("phone", "_reasons").collect().rows()
     [('13800138000', []), ('020-12345678', []), (None, ['phone.format'])]
     """
     return check_column("phone", check_phone)
@@ -313,10 +322,10 @@ def normalize_updated_at(ctx: NormalizeContext) -> Step:
     >>> from datetime import date
     >>> ctx = NormalizeContext(fields={}, today=date(2026, 1, 1))
     >>> lf = begin(pl.LazyFrame({"source_updated_at": ["2026-10-01 08:30:00", "2026-13-01"]}))
-    >>> normalize_updated_at(ctx)(lf).select("source_updated_at", "_reasons").collect().rows()
+    >>> normalize_updated_at(ctx)(lf).pipe(reason_lists).select("source_updated_at", "_reasons").collect().rows()
     [(datetime.datetime(2026, 10, 1, 8, 30), []), (None, ['source_updated_at.invalid_date'])]
     """
-    return check_column("source_updated_at", parse_datetime)
+    return check_column("source_updated_at", parse_datetime, fast=fast_datetime)
 
 
 def add_person_key(ctx: NormalizeContext) -> Step:
@@ -348,7 +357,7 @@ def require_columns(ctx: NormalizeContext) -> Step:
     >>> from datetime import date
     >>> ctx = NormalizeContext(fields={}, today=date(2026, 1, 1))
     >>> lf = begin(pl.LazyFrame({c: ["x"] for c in REQUIRED} | {"name": [None]}))
-    >>> require_columns(ctx)(lf).collect()["_reasons"].to_list()
+    >>> require_columns(ctx)(lf).pipe(reason_lists).collect()["_reasons"].to_list()
     [['name.missing']]
     """
 
@@ -367,13 +376,12 @@ def require_from_id(ctx: NormalizeContext) -> Step:
     >>> ctx = NormalizeContext(fields={}, today=date(2026, 1, 1))
     >>> lf = begin(pl.LazyFrame({"sex_code": [None, "1"], "birth_date": [None, None],
     ...                          _ID_SEX: [None] * 2, _ID_BIRTH: [None] * 2}))
-    >>> require_from_id(ctx)(lf).collect()["_reasons"].to_list()
+    >>> require_from_id(ctx)(lf).pipe(reason_lists).collect()["_reasons"].to_list()
     [['sex_code.missing', 'birth_date.missing'], ['birth_date.missing']]
     """
 
     def step(frame: pl.LazyFrame) -> pl.LazyFrame:
-        clean = pl.col(REASONS).list.len() == 0
-        frame = frame.with_columns(clean.alias("_clean"))
+        frame = frame.with_columns((~has_reasons(frame)).alias("_clean"))
         for col in _FROM_ID:
             missing = pl.col("_clean") & pl.col(col).is_null()
             frame = flag(frame, col, pl.when(missing).then(pl.lit("missing")))

@@ -21,7 +21,7 @@ from schemas.codes.credit_code import org_code_check_char, uscc_check_char
 from schemas.generate import polars_schema
 from schemas.records.credit import CreditListEntry, CreditPenalty, CreditPermit
 from transforms import normalizer
-from transforms.batch import begin, run_steps
+from transforms.batch import begin, reason_lists, run_steps
 from transforms.context import NormalizeContext
 from transforms.credit import (
     LIST_STEPS,
@@ -184,7 +184,12 @@ def penalty_cases() -> pl.DataFrame:
     rows = [PENALTY] + [
         PENALTY | {"CF_WSH": f"{i}"} | p.values[0] for i, p in enumerate(PENALTY_CASES)
     ]
-    return run_steps(begin(_frame(rows)), [b(P_CTX) for b in PENALTY_STEPS]).collect().slice(1)
+    return (
+        run_steps(begin(_frame(rows)), [b(P_CTX) for b in PENALTY_STEPS])
+        .pipe(reason_lists)
+        .collect()
+        .slice(1)
+    )
 
 
 @pytest.mark.parametrize(("index", "override", "reasons", "warnings", "values"), [
@@ -375,7 +380,7 @@ def _api_items(path: Path) -> pl.DataFrame:
 def _judged(city: Path, table: str, steps, ctx) -> pl.DataFrame:
     truth = pl.read_parquet(city / f"truth/{table}/rows/*.parquet")
     frame = _api_items(city / "deliveries" / truth["delivery"][0])
-    out = run_steps(begin(frame.lazy()), [b(ctx) for b in steps]).collect()
+    out = run_steps(begin(frame.lazy()), [b(ctx) for b in steps]).pipe(reason_lists).collect()
     return out.join(truth, left_on="_source_row", right_on="row", how="full", suffix="_truth")
 
 
@@ -469,7 +474,9 @@ def test_the_directory_join_keeps_every_row_once_and_in_delivery_order() -> None
     codes = {"国家税务总局(广州市)税务局 ": MARKET, "广州市交通运输局": COMPANY}
     rows = [LEGACY_PENALTY | {"CF_WSH": f"罚{i}", "CF_XZJG": names[i % 4]} for i in range(2_000)]
     ctx = NormalizeContext(fields=P_CTX.fields, today=TODAY, authority_codes=codes)
-    out = run_steps(begin(_frame(rows)), [b(ctx) for b in PENALTY_STEPS]).collect()
+    out = (
+        run_steps(begin(_frame(rows)), [b(ctx) for b in PENALTY_STEPS]).pipe(reason_lists).collect()
+    )
     assert out["_source_row"].to_list() == list(range(1, 2_001))
     assert out["authority_code"].head(4).to_list() == [MARKET, COMPANY, None, None]
     assert out["_reasons"].head(4).to_list() == [

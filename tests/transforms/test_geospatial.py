@@ -20,7 +20,7 @@ from feeds.spec import FEEDS
 from schemas.generate import polars_schema
 from schemas.records.geospatial import AddressPoint, Area
 from transforms import normalizer
-from transforms.batch import begin, run_steps
+from transforms.batch import begin, reason_lists, run_steps
 from transforms.context import NormalizeContext
 from transforms.geospatial import (
     ADDRESS_STEPS,
@@ -127,7 +127,7 @@ BOUNDARY_CASES = [
 def boundary_cases() -> pl.DataFrame:
     # One run for all cases: planning the chain costs more than the rows.
     frame = _features(*[p.values[0] for p in BOUNDARY_CASES])
-    return run_steps(begin(frame), [b(B_CTX) for b in BOUNDARY_STEPS]).collect()
+    return run_steps(begin(frame), [b(B_CTX) for b in BOUNDARY_STEPS]).pipe(reason_lists).collect()
 
 
 @pytest.mark.parametrize(("index", "override", "reasons"), [
@@ -232,7 +232,7 @@ ADDRESS_CASES = [
 @pytest.fixture(scope="module")
 def address_cases() -> pl.DataFrame:
     frame = _addresses(*[p.values[0] for p in ADDRESS_CASES])
-    return run_steps(begin(frame), [b(A_CTX) for b in ADDRESS_STEPS]).collect()
+    return run_steps(begin(frame), [b(A_CTX) for b in ADDRESS_STEPS]).pipe(reason_lists).collect()
 
 
 @pytest.mark.parametrize(("index", "override", "reasons", "warnings", "crs"), [
@@ -281,7 +281,7 @@ def _metres(lon1, lat1, lon2, lat2):
 
 def _judge(steps, ctx, frame: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame:
     """Each delivered row after every step but ``split``, beside its truth row."""
-    out = run_steps(begin(frame.lazy()), [b(ctx) for b in steps]).collect()
+    out = run_steps(begin(frame.lazy()), [b(ctx) for b in steps]).pipe(reason_lists).collect()
     return out.join(truth, left_on="_source_row", right_on="row", how="full", suffix="_truth")
 
 

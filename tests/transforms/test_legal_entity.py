@@ -24,7 +24,7 @@ from schemas.codes.credit_code import (
 from schemas.generate import polars_schema
 from schemas.records.legal_entity import LegalEntity
 from transforms import normalizer
-from transforms.batch import begin, run_steps
+from transforms.batch import begin, reason_lists, run_steps
 from transforms.context import NormalizeContext
 from transforms.legal_entity import STEPS, normalize_entities
 
@@ -105,7 +105,9 @@ def _frame(rows: list[dict[str, str | None]]) -> pl.LazyFrame:
 
 def _stepped(rows: list[dict[str, str | None]]) -> pl.DataFrame:
     """Every step but the final split, over many cases at once (planning costs ~0.3 s)."""
-    return run_steps(begin(_frame(rows)), [build(CTX) for build in STEPS]).collect()
+    return (
+        run_steps(begin(_frame(rows)), [build(CTX) for build in STEPS]).pipe(reason_lists).collect()
+    )
 
 
 def _cases(params: list) -> list:
@@ -426,7 +428,7 @@ def test_accuracy_against_the_simulated_city(city: Path, tmp_path: Path) -> None
         frame = read_delivery_file(
             city / "deliveries" / delivery, encodings[f"deliveries/{delivery}"], tmp_path / "d.csv"
         )
-        got = run_steps(begin(frame), steps).collect()
+        got = run_steps(begin(frame), steps).pipe(reason_lists).collect()
         joined = rows.with_columns((pl.col("row") + 1).alias("_source_row")).join(
             got, on="_source_row", suffix="_got", how="left"
         )

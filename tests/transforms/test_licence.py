@@ -18,7 +18,7 @@ from schemas.codes.licence_id import licence_id_check_char
 from schemas.generate import polars_schema
 from schemas.records.licence import Licence
 from transforms import normalizer
-from transforms.batch import begin, run_steps
+from transforms.batch import begin, reason_lists, run_steps
 from transforms.context import NormalizeContext
 from transforms.licence import STATUS, STEPS, normalize_licences
 
@@ -150,7 +150,7 @@ def licence_cases() -> pl.DataFrame:
     # before the end date here so that only each case's own warning shows.
     ctx = NormalizeContext(fields=RESOURCE.fields, today=date(2025, 1, 1))
     frame = _frame([LICENCE | p.values[0] for p in LICENCE_CASES])
-    return run_steps(begin(frame), [b(ctx) for b in STEPS]).collect()
+    return run_steps(begin(frame), [b(ctx) for b in STEPS]).pipe(reason_lists).collect()
 
 
 @pytest.mark.parametrize(("index", "override", "reasons", "warnings", "values"), [
@@ -201,7 +201,7 @@ def test_licences_equal_the_truth(city: Path) -> None:
         frame = frame.with_columns(pl.col("_source_row") - 1, pl.lit(delivery).alias("_source"))
         valid, rejected, dups = normalize_licences(frame.lazy(), CTX).collect()
         assert valid.height + rejected.height + dups.height == frame.height
-        out = run_steps(begin(frame.lazy()), [b(CTX) for b in STEPS]).collect()
+        out = run_steps(begin(frame.lazy()), [b(CTX) for b in STEPS]).pipe(reason_lists).collect()
         rows = truth.filter(pl.col("delivery") == delivery)
         judged.append(
             out.join(rows, left_on="_source_row", right_on="row", how="full", suffix="_t")

@@ -20,7 +20,7 @@ from schemas.codes.citizen_id import citizen_id_check_digit
 from schemas.generate import polars_schema
 from schemas.records.population import Person
 from transforms import normalizer
-from transforms.batch import begin, run_steps
+from transforms.batch import begin, reason_lists, run_steps
 from transforms.context import NormalizeContext
 from transforms.population import STEPS, normalize_persons
 
@@ -97,7 +97,7 @@ def _stepped(rows: list[dict[str, str | None]]) -> pl.DataFrame:
     one run; ``split`` (de-duplication) is tested on its own below.
     """
     steps = [build(CTX) for build in STEPS]
-    return run_steps(begin(_frame(rows)), steps).collect()
+    return run_steps(begin(_frame(rows)), steps).pipe(reason_lists).collect()
 
 
 def _cases(params: list) -> list:
@@ -380,7 +380,7 @@ def test_accuracy_against_the_simulated_city(city: Path, tmp_path: Path) -> None
         frame = read_delivery_file(
             city / "deliveries" / delivery, encodings[f"deliveries/{delivery}"], tmp_path / "d.csv"
         )
-        got = run_steps(begin(frame), steps).collect()
+        got = run_steps(begin(frame), steps).pipe(reason_lists).collect()
         joined = rows.with_columns((pl.col("row") + 1).alias("_source_row")).join(
             got, on="_source_row", suffix="_got", how="left"
         )
