@@ -9,11 +9,13 @@ each token once. Lookups compare against every hash in constant time.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import hmac
 import json
 import os
 import secrets
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -21,7 +23,7 @@ from schemas.errors import AccessDenied, ConfigError
 from warehouse.governed.policy import Policy, Principal, load_policy, make_principal
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Iterator
     from pathlib import Path
 
     from schemas.settings import Settings
@@ -58,10 +60,29 @@ def _read_store(settings: Settings) -> dict[str, dict[str, str]]:
     return {str(k): dict(v) for k, v in data.items()}
 
 
+def _secrets_folder(settings: Settings) -> Path:
+    folder = token_file(settings).parent
+    folder.mkdir(parents=True, exist_ok=True)
+    os.chmod(folder, 0o700)
+    return folder
+
+
+@contextmanager
+def _store_lock(settings: Settings) -> Iterator[None]:
+    """Hold the token store for one read-modify-write: two ``citybrain sql tokens`` at
+    once would otherwise each write the store they read, and the later drop the other's."""
+    _secrets_folder(settings)
+    fd = os.open(token_file(settings).with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
 def _write_store(settings: Settings, store: dict[str, dict[str, str]]) -> None:
     path = token_file(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    os.chmod(path.parent, 0o700)
+    _secrets_folder(settings)
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -84,18 +105,20 @@ def issue_tokens(
         known = ", ".join(sorted(policy.principals))
         msg = f"no principal named {', '.join(sorted(unknown))}; the principals are: {known}"
         raise AccessDenied(msg)
-    store = _read_store(settings)
     issued: dict[str, str] = {}
-    for name, principal in sorted(policy.principals.items()):
-        if principal.token_sha256 is not None:
-            continue
-        if name in store and name not in rotate:
-            continue
-        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        store[name] = {"sha256": token_hash(token), "issued_at": datetime.now(UTC).isoformat()}
-        issued[name] = token
-    if issued:
-        _write_store(settings, store)
+    with _store_lock(settings):
+        store = _read_store(settings)
+        for name, principal in sorted(policy.principals.items()):
+            if principal.token_sha256 is not None:
+                continue
+            if name in store and name not in rotate:
+                continue
+            token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+            issued_at = datetime.now(UTC).isoformat()
+            store[name] = {"sha256": token_hash(token), "issued_at": issued_at}
+            issued[name] = token
+        if issued:
+            _write_store(settings, store)
     return issued
 
 
