@@ -7,6 +7,7 @@ takes the same code path. Each returns pointers and counts (JSON-able), never fr
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -154,6 +155,12 @@ def load_staged(
     # loaded just before them (load_all orders a feed's resources).
     batch = enrich_addresses(settings, batch, fields=_resource(batch.feed, batch.resource).fields)
     result = load_batch(settings, batch)
+    # Once in the lake the staged files are spent (the raw zone keeps the delivery, the
+    # quarantine its rejected rows); left alone they would pile up, a full export a day.
+    # A failed load keeps them for its retry.
+    folder = Path(batch.valid_path).parent
+    if folder.parent == staged_dir(settings):
+        shutil.rmtree(folder, ignore_errors=True)
     return result.model_dump(mode="json")
 
 

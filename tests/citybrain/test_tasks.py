@@ -1,4 +1,5 @@
-"""The pull task: watermarks in, deliveries on record, through one attach of the lake."""
+"""The pipeline's tasks: the pull reads watermarks and records deliveries through one attach
+of the lake; the load spends the staged files it committed."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from typing import TYPE_CHECKING
 import duckdb
 import pytest
 
-from citybrain.tasks import ingest, pull_feed
-from schemas.errors import ContractViolation
+from citybrain import tasks
+from citybrain.tasks import ingest, pull_feed, stage_delivery, staged_dir
+from schemas.errors import ContractViolation, LakeError
 from schemas.records import table as model_of
 from warehouse import lake as lake_module
 from warehouse.frames import read_frame
@@ -102,3 +104,30 @@ def test_an_explicit_since_and_no_delivery_attach_nothing(
     opened = _attaches(monkeypatch)
     assert pull_feed("legal_entity", str(drop), since="2024-04-01", settings=settings) == []
     assert opened == []
+
+
+def test_a_committed_load_removes_its_staged_files_and_a_failed_one_keeps_them(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    init_lake(settings)
+    drop = tmp_path / "drop"
+    _drop(drop, "20240305")
+    staged = [
+        stage_delivery(d, settings=settings)
+        for d in pull_feed("legal_entity", str(drop), settings=settings)
+    ]
+    folders = [Path(s["valid_path"]).parent for s in staged]
+    assert all(f.is_dir() and f.parent == staged_dir(settings) for f in folders)
+
+    def failing(*args: object, **kwargs: object) -> None:
+        raise LakeError("a load that fails on purpose")
+
+    monkeypatch.setattr("warehouse.load.load_batch", failing)
+    with pytest.raises(LakeError):
+        tasks.load_all(staged, settings=settings)
+    assert all(f.is_dir() for f in folders)  # the retry needs them
+
+    monkeypatch.undo()
+    loaded = tasks.load_all(staged, settings=settings)
+    assert [r["status"] for r in loaded] == ["loaded"]
+    assert not any(f.exists() for f in folders)
