@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,7 @@ from sqlglot import exp
 
 from schemas.errors import ConfigError
 from schemas.settings import Settings
+from tests.warehouse import test_load_support as S
 from warehouse.lake import (
     attach,
     attach_statement,
@@ -25,6 +27,7 @@ from warehouse.lake import (
     postgres_password,
     redact,
 )
+from warehouse.load import load_batch
 from warehouse.status import lake_status
 
 if TYPE_CHECKING:
@@ -186,3 +189,14 @@ def test_lake_with_a_postgres_catalog(postgres_url: str, tmp_path: Path) -> None
     con.close()
     assert "p@ss" not in str(paths)
     assert "p@ss" not in str(secrets)
+
+    # Loads commit through the PostgreSQL catalog: new versions registered as files in
+    # core and history, an update closing the old version.
+    staging = tmp_path / "staged"
+    first_load = load_batch(settings, S.stage(staging, "pg1", S.persons(range(3))))
+    update = S.persons([1], name="李四", updated=datetime(2026, 2, 1))
+    second_load = load_batch(settings, S.stage(staging, "pg2", update))
+    assert (first_load.rows_inserted, second_load.rows_updated) == (3, 1)
+    state = S.lake_state(settings)
+    assert state["core.person"]["name"].to_list() == ["张三", "李四", "张三"]
+    assert state["core.person_history"].height == 4
