@@ -33,6 +33,13 @@ def _drop(folder: Path, day: str) -> Path:
     return path
 
 
+@pytest.fixture
+def drop(settings: Settings, tmp_path: Path) -> Path:
+    """A department's exchange folder, next to an initialised lake."""
+    init_lake(settings)
+    return tmp_path / "drop"
+
+
 def _attaches(monkeypatch: pytest.MonkeyPatch) -> list[duckdb.DuckDBPyConnection]:
     """Every connection ``warehouse.lake.attach`` hands out from now on (the ledger's too)."""
     opened: list[duckdb.DuckDBPyConnection] = []
@@ -57,10 +64,8 @@ def _closed(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 def test_the_watermark_is_read_and_deliveries_registered_through_one_attach(
-    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, drop: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    init_lake(settings)
-    drop = tmp_path / "drop"
     _drop(drop, "20240305")
     ingest("legal_entity", str(drop), settings=settings)  # the watermark is now 2024-03-05
     _drop(drop, "20240301")
@@ -84,10 +89,8 @@ def test_the_watermark_is_read_and_deliveries_registered_through_one_attach(
 
 
 def test_the_lake_is_closed_when_the_pull_fails(
-    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, drop: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    init_lake(settings)
-    drop = tmp_path / "drop"
     _drop(drop, "20240305").write_bytes(b"\xff\xfe\x00broken")
     opened = _attaches(monkeypatch)
     with pytest.raises(ContractViolation, match="UTF-16"):
@@ -96,10 +99,8 @@ def test_the_lake_is_closed_when_the_pull_fails(
 
 
 def test_an_explicit_since_and_no_delivery_attach_nothing(
-    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, drop: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    init_lake(settings)
-    drop = tmp_path / "drop"
     _drop(drop, "20240301")
     opened = _attaches(monkeypatch)
     assert pull_feed("legal_entity", str(drop), since="2024-04-01", settings=settings) == []
@@ -107,10 +108,8 @@ def test_an_explicit_since_and_no_delivery_attach_nothing(
 
 
 def test_a_committed_load_removes_its_staged_files_and_a_failed_one_keeps_them(
-    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, drop: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    init_lake(settings)
-    drop = tmp_path / "drop"
     _drop(drop, "20240305")
     staged = [
         stage_delivery(d, settings=settings)
