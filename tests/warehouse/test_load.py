@@ -422,6 +422,50 @@ def test_geometry_arrives_as_wkb_and_reads_back_the_same(lake: Settings, tmp_pat
     assert same.duplicates.identical == 1
 
 
+# --- how new versions reach the lake ------------------------------------------------------
+
+
+def _data_files(lake: Settings, table: str) -> list[Path]:
+    return sorted((Path(lake.data_path) / "core" / table).glob("*.parquet"))
+
+
+def test_new_versions_are_one_file_linked_into_core_and_history(
+    lake: Settings, tmp_path: Path
+) -> None:
+    load_batch(lake, S.stage(tmp_path, "d1", S.persons(range(5))))
+    core, history = _data_files(lake, "person"), _data_files(lake, "person_history")
+    assert len(core) == len(history) == 1
+    assert core[0].samefile(history[0])  # written once, by Polars
+    assert not list(tmp_path.rglob(".load-*"))  # the scratch copy is gone
+
+
+def test_a_data_path_on_another_file_system_gets_a_copy(
+    lake: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def cross_device(src: object, dst: object) -> None:
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr("warehouse.load.apply.os.link", cross_device)
+    result = load_batch(lake, S.stage(tmp_path, "d1", S.persons(range(5))))
+    assert result.rows_inserted == 5
+    core, history = _data_files(lake, "person"), _data_files(lake, "person_history")
+    assert not core[0].samefile(history[0])
+    assert S.read(lake, "core.person").height == S.read(lake, "core.person_history").height == 5
+
+
+def test_a_failed_load_takes_its_placed_files_back(
+    lake: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The files are placed, then the ledger write fails before COMMIT.
+    def broken(*args: object, **kwargs: object) -> None:
+        raise LakeError("the ledger write failed on purpose")
+
+    monkeypatch.setattr(ledger_module, "record_loaded", broken)
+    with pytest.raises(LakeError, match="on purpose"):
+        load_batch(lake, S.stage(tmp_path, "d1", S.persons(range(5))))
+    assert _data_files(lake, "person") == _data_files(lake, "person_history") == []
+
+
 # --- the record hash -----------------------------------------------------------------------
 
 
