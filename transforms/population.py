@@ -33,7 +33,7 @@ import polars as pl
 from schemas.codes.citizen_id import check_citizen_id
 from schemas.codes.dates import parse_date, parse_datetime
 from schemas.codes.person_codes import check_ethnicity_code, check_sex_code
-from schemas.codes.phone import check_phone
+from schemas.codes.phone import check_phone, fast_mobile
 from schemas.codes.region import check_region_code, check_statistical_code
 from schemas.codes.text import collapse_spaces
 from schemas.records.population import Person
@@ -96,7 +96,7 @@ def map_source_fields(ctx: NormalizeContext) -> Step:
 
 
 def normalize_id_number(ctx: NormalizeContext) -> Step:
-    """The canonical 18-character ID (NFKC, ``x`` → ``X``, 15 → 18 digits), keeping the
+    """The canonical 18-character ID (``x`` → ``X``, 15 → 18 digits; NFKC by the mapping), keeping the
     sex and birth date it encodes for the cross-field steps.
 
     >>> from datetime import date
@@ -107,7 +107,8 @@ def normalize_id_number(ctx: NormalizeContext) -> Step:
     """
     return check_column(
         "id_number",
-        partial(check_citizen_id, today=ctx.today),
+        # map_source_fields cleaned the column already.
+        partial(check_citizen_id, today=ctx.today, cleaned=True),
         extras={"sex_code": _ID_SEX, "birth_date": _ID_BIRTH},
     )
 
@@ -313,7 +314,9 @@ def normalize_phone(ctx: NormalizeContext) -> Step:
     >>> normalize_phone(ctx)(lf).pipe(reason_lists).select("phone", "_reasons").collect().rows()
     [('13800138000', []), ('020-12345678', []), (None, ['phone.format'])]
     """
-    return check_column("phone", check_phone)
+    # Cleaned by map_source_fields already; most numbers are mobiles, which the fast twin
+    # answers without the landline pattern.
+    return check_column("phone", partial(check_phone, cleaned=True), fast=fast_mobile)
 
 
 def normalize_updated_at(ctx: NormalizeContext) -> Step:

@@ -31,8 +31,12 @@ from schemas.codes.text import clean_text
 F = pl.field
 
 
-def clean_code(expr: pl.Expr) -> pl.Expr:
+def clean_code(expr: pl.Expr, *, cleaned: bool = False) -> pl.Expr:
     """Cleaned text without any whitespace, upper-cased: the spelling codes compare in.
+
+    ``cleaned``: ``expr`` is already :func:`~schemas.codes.text.clean_text`'s output (a
+    field the feed's mapping cleaned), so the regex scan is not paid twice; clean_text is
+    idempotent, so the result is the same.
 
     Identifiers never contain spaces, so a space inside one is formatting (``110105 1949``),
     not content (clean_text has already turned every kind of space into U+0020; tabs and
@@ -41,7 +45,8 @@ def clean_code(expr: pl.Expr) -> pl.Expr:
     """
     # A literal replace costs about what testing for a space first would (memchr), and
     # upper-casing everything less than finding the lower-case rows first.
-    return clean_text(expr).str.replace_all(" ", "", literal=True).str.to_uppercase()
+    text = expr if cleaned else clean_text(expr)
+    return text.str.replace_all(" ", "", literal=True).str.to_uppercase()
 
 
 #: Table entry for a byte pair with a character not allowed at its position. Larger than

@@ -28,7 +28,14 @@ import polars as pl
 from schemas.codes._core import F, first_reason, named_like, ok_then
 from schemas.codes.text import clean_text
 
-__all__ = ["OPEN_ENDED_SPELLINGS", "REASONS", "parse_date", "parse_datetime"]
+__all__ = [
+    "OPEN_ENDED_SPELLINGS",
+    "REASONS",
+    "fast_date",
+    "fast_datetime",
+    "parse_date",
+    "parse_datetime",
+]
 
 REASONS: dict[str, str] = {
     "format": "not a date in an accepted spelling",
@@ -200,3 +207,61 @@ def parse_datetime(expr: pl.Expr) -> pl.Expr:
         )
     )
     return named_like(checked, expr)
+
+
+# The fast twins of the parsers (transforms.common.with_check runs the parser only on the
+# values a twin leaves null).
+_COMPACT_DAY = r"^[0-9]{8}$"
+# Any of the parser's separators, even mixed as it allows; a time after the day is ignored.
+_SEPARATED_DAY = r"^[0-9]{4}[-/.][0-9]{2}[-/.][0-9]{2}(?: [0-9]{2}:[0-9]{2}:[0-9]{2})?$"
+_DAY = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+# Hours, minutes and seconds in range: strptime would accept a leap second (60).
+_DASHED_TIME = rf"^{_DAY} (?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$"
+
+
+def fast_date(expr: pl.Expr) -> pl.Expr:
+    """:func:`parse_date`'s struct for ``yyyyMMdd`` and ``yyyy-MM-dd`` (or ``/``, ``.``;
+    a time after it ignored, as there) and the words for "no end" (``长期``), null for any
+    other spelling and for year 9999 (open ended too, but left to the parser): the
+    parser's answer, at about a quarter of its cost.
+
+    The separated spellings are read as their eight digits, so one ``strptime`` serves
+    both, as in the parser.
+
+    >>> df = pl.DataFrame({"d": ["20210305", "2021-03-05 08:00:00", "长期", "2021-02-30", "2021/3/5"]})
+    >>> df.select(fast_date(pl.col("d")).alias("d"))["d"].to_list()  # doctest: +NORMALIZE_WHITESPACE
+    [{'value': datetime.date(2021, 3, 5), 'reason': None, 'open_ended': False},
+     {'value': datetime.date(2021, 3, 5), 'reason': None, 'open_ended': False},
+     {'value': None, 'reason': None, 'open_ended': True}, None, None]
+    """
+    digits = (
+        pl.when(expr.str.contains(_COMPACT_DAY))
+        .then(expr)
+        .when(expr.str.contains(_SEPARATED_DAY))
+        .then(pl.concat_str(expr.str.slice(0, 4), expr.str.slice(5, 2), expr.str.slice(8, 2)))
+    )
+    date = digits.str.strptime(pl.Date, "%Y%m%d", strict=False)
+    no_reason = pl.lit(None, dtype=pl.String)
+    found = pl.struct(value=date, reason=no_reason, open_ended=pl.lit(False))
+    open_ended = pl.struct(
+        value=pl.lit(None, dtype=pl.Date), reason=no_reason, open_ended=pl.lit(True)
+    )
+    return pl.coalesce(
+        pl.when(date.dt.year() < 9999).then(found),
+        pl.when(expr.is_in(OPEN_ENDED_SPELLINGS)).then(open_ended),
+    )
+
+
+def fast_datetime(expr: pl.Expr) -> pl.Expr:
+    """:func:`parse_datetime`'s struct for ``yyyy-MM-dd HH:mm:ss``,
+    null for any other spelling and for year 9999; see :func:`fast_date`.
+
+    >>> df = pl.DataFrame({"t": ["2026-10-01 08:30:00", "2026-10-01 08:30:60", "2026-10-01"]})
+    >>> df.select(fast_datetime(pl.col("t")).alias("t"))["t"].to_list()
+    [{'value': datetime.datetime(2026, 10, 1, 8, 30), 'reason': None}, None, None]
+    """
+    value = pl.when(expr.str.contains(_DASHED_TIME)).then(
+        expr.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False)
+    )
+    found = pl.struct(value=value, reason=pl.lit(None, dtype=pl.String))
+    return pl.when(value.dt.year() < 9999).then(found)

@@ -22,7 +22,7 @@ import polars as pl
 from schemas.codes._core import F, first_reason, named_like, ok_then
 from schemas.codes.text import clean_text
 
-__all__ = ["REASONS", "check_phone"]
+__all__ = ["REASONS", "check_phone", "fast_mobile"]
 
 REASONS: dict[str, str] = {
     "format": "not a mobile or landline number",
@@ -39,10 +39,22 @@ _LANDLINE = (
 )
 
 
-def check_phone(expr: pl.Expr) -> pl.Expr:
+def _compact(text: pl.Expr) -> pl.Expr:
+    # Spaces and dots inside a number are layout. Dashes and brackets are layout in a
+    # mobile number, but in a landline they tell the area code and extension apart.
+    return text.str.replace_all(r"[\s.]", "").str.to_uppercase()
+
+
+def _mobile(compact: pl.Expr) -> pl.Expr:
+    return compact.str.replace_all(r"[-()]", "").str.extract(_MOBILE, 1)
+
+
+def check_phone(expr: pl.Expr, *, cleaned: bool = False) -> pl.Expr:
     """Check a phone number and write it in canonical form.
 
     Returns a struct ``{value, reason, kind}``; ``kind`` is ``mobile`` or ``landline``.
+    ``cleaned``: the input is already :func:`~schemas.codes.text.clean_text`'s output and
+    is not cleaned again.
 
     Example:
         >>> df = pl.DataFrame({"p": ["+86 138-0013-8000", "0086 13800138000", "(020)12345678",
@@ -70,11 +82,9 @@ def check_phone(expr: pl.Expr) -> pl.Expr:
         (pl.lit(True), "format"),
     )
     checked = (
-        # Spaces and dots inside a number are layout. Dashes and brackets are layout in a
-        # mobile number, but in a landline they tell the area code and extension apart.
-        pl.struct(s=clean_text(expr).str.replace_all(r"[\s.]", "").str.to_uppercase())
+        pl.struct(s=_compact(expr if cleaned else clean_text(expr)))
         .struct.with_fields(
-            mobile=s.str.replace_all(r"[-()]", "").str.extract(_MOBILE, 1),
+            mobile=_mobile(s),
             land=s.str.extract_groups(_LANDLINE),
         )
         .struct.with_fields(landline=landline)
@@ -90,3 +100,24 @@ def check_phone(expr: pl.Expr) -> pl.Expr:
         )
     )
     return named_like(checked, expr)
+
+
+def fast_mobile(expr: pl.Expr) -> pl.Expr:
+    """:func:`check_phone`'s struct for a mobile number, null for any other value: the
+    check's answer for most people's numbers at a fraction of its cost (no landline
+    pattern, no struct stages).
+
+    It reads the value with its spaces and dashes taken out (literal replaces, no regex
+    pass): a value it accepts holds only digits, ``+``, spaces and dashes, which the check
+    and cleaning take out too, so it is exact on raw text as well as on cleaned. Dots,
+    brackets and other whitespace are left to the check.
+
+    Example:
+        >>> df = pl.DataFrame({"p": ["+86 138-0013-8000", "138.0013.8000", "020-12345678", None]})
+        >>> df.select(fast_mobile(pl.col("p")))["p"].to_list()
+        [{'value': '13800138000', 'reason': None, 'kind': 'mobile'}, None, None, None]
+    """
+    digits = expr.str.replace_all(" ", "", literal=True).str.replace_all("-", "", literal=True)
+    mobile = digits.str.extract(_MOBILE, 1)
+    found = pl.struct(value=mobile, reason=pl.lit(None, dtype=pl.String), kind=pl.lit("mobile"))
+    return named_like(pl.when(mobile.is_not_null()).then(found), expr)

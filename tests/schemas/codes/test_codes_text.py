@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import random
+import unicodedata
+
 import polars as pl
 import pytest
 
+from schemas.codes import text
 from schemas.codes.text import NULL_SPELLINGS, clean_text, collapse_spaces
 
 
@@ -111,3 +115,59 @@ def test_clean_text_skips_nfkc_only_where_it_changes_nothing() -> None:
         values.append("".join(parts))
     got = pl.DataFrame({"x": values}).select(clean_text(pl.col("x")))["x"].to_list()
     assert got == [_python_clean(v) for v in values]
+
+
+def _full_scan_class() -> set[str]:
+    """The unstable characters by the definition, every code point of planes 0-2 tested."""
+    unstable = set(text._ZERO_WIDTH_CHARS + text._ODD_SPACE_CHARS)
+    unstable.update(map(chr, [*range(0x1161, 0x1176), *range(0x11A8, 0x11C3)]))
+    for code in range(0x80, 0x30000):
+        char = chr(code)
+        if unicodedata.combining(char) or unicodedata.normalize("NFKC", char) != char:
+            unstable.add(char)
+        decomposition = unicodedata.decomposition(char).split()
+        if len(decomposition) == 2 and not decomposition[0].startswith("<"):
+            unstable.add(chr(int(decomposition[1], 16)))
+    return unstable
+
+
+def test_unstable_class_is_the_full_scan():
+    # The class skips blocks it takes to be stable and NFKC-tests only decomposable
+    # characters; both shortcuts must give exactly what testing every code point gives.
+    expected = _full_scan_class()
+    in_class = pl.Series([chr(c) for c in range(0x80, 0x30000) if not 0xD800 <= c < 0xE000])
+    found = set(in_class.filter(in_class.str.contains(text._unstable_class())).to_list())
+    assert found == expected - {chr(c) for c in range(0xD800, 0xE000)}
+    assert {"１", "\u3000", "\u0301", "\u2f00", "\uf900"} <= found
+
+
+def test_collapse_spaces_puts_each_value_back_on_its_row():
+    # Only the values with whitespace are collapsed, then gathered back: a frame mixing
+    # them with untouched values and nulls must keep every row in place.
+    rng = random.Random(5)
+    names = [
+        "张三",
+        "张 三",
+        "欧 阳 娜 娜",
+        "王 Tom",
+        "John  Smith",
+        "李\u3000四",
+        None,
+        "阿依古丽·买买提",
+    ]
+    values = [rng.choice(names) for _ in range(2000)]
+    expected = {
+        "张三": "张三",
+        "张 三": "张三",
+        "欧 阳 娜 娜": "欧阳娜娜",
+        "王 Tom": "王 Tom",
+        "John  Smith": "John Smith",
+        "李\u3000四": "李四",
+        None: None,
+        "阿依古丽·买买提": "阿依古丽·买买提",
+    }
+    frame = pl.DataFrame({"x": values}, schema={"x": pl.String})
+    out = frame.select(collapse_spaces(pl.col("x")))["x"].to_list()
+    assert out == [expected[v] for v in values]
+    lazy = frame.lazy().with_columns(collapse_spaces(pl.col("x")).alias("y")).collect()
+    assert lazy["y"].to_list() == out
