@@ -13,6 +13,7 @@ and the command fails with the last lines of its log.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -20,7 +21,9 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from contextlib import suppress
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from rich.console import Console
@@ -88,6 +91,48 @@ def _tail(path: Path, lines: int = 15) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+def group_members(pgid: int) -> list[int]:
+    """Live (non-zombie) processes of a process group, from ``/proc``."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # pid (comm) state ppid pgrp ...: comm may hold spaces, so split after its ')'.
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            members.append(int(entry.name))
+    return members
+
+
+def _stop_stragglers(deadline: float) -> None:
+    """When ``citybrain up`` leads its process group, wait for the rest of it to go.
+
+    The components' own children (the scheduler's task processes, the API server's
+    workers) outlive them by a moment, or keep running when a component was killed: they
+    get SIGTERM, then SIGKILL at the deadline, so "Airflow stopped." means no process is
+    left. Under ``make up`` the group is make's, and the terminal signals it as a whole.
+    """
+    me = os.getpid()
+    if os.getpgrp() != me:
+        return
+    for signal_number in (signal.SIGTERM, signal.SIGKILL):
+        for pid in group_members(me):
+            if pid != me:
+                with suppress(ProcessLookupError):
+                    os.kill(pid, signal_number)
+        while [p for p in group_members(me) if p != me]:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        else:
+            return
+        deadline = time.monotonic() + 5
+
+
 def _stop(components: list[_Component]) -> None:
     for c in components:
         if c.process.poll() is None:
@@ -100,6 +145,7 @@ def _stop(components: list[_Component]) -> None:
             c.process.kill()
             c.process.wait()
         c.log.close()
+    _stop_stragglers(deadline)
 
 
 def _dead(components: list[_Component]) -> _Component | None:

@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from citybrain import airflow_env
+from citybrain.up import group_members
 from feeds.spec import FEEDS
 from schemas.settings import Settings, get_settings
 from tests.support import CHROMIUM, CHROMIUM_FLAGS, free_port
@@ -82,23 +83,6 @@ def _request(
         return err.code, err.read().decode()
 
 
-def _group_members(pgid: int) -> list[int]:
-    """Live (non-zombie) processes of a process group."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # pid (comm) state ppid pgrp ...: comm may hold spaces, so split after its ')'.
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            members.append(int(entry.name))
-    return members
-
-
 def _until(what: str, check, seconds: float, process: subprocess.Popen, log: Path):
     deadline = time.monotonic() + seconds
     while True:
@@ -145,7 +129,7 @@ class Running:
             os.killpg(self.process.pid, signal.SIGTERM)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=STOP_SECONDS)
-        leftovers = _group_members(self.process.pid)
+        leftovers = group_members(self.process.pid)
         if leftovers:
             os.killpg(self.process.pid, signal.SIGKILL)
         return leftovers
