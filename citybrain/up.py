@@ -206,6 +206,9 @@ def run_up(port: int) -> None:
     logs.mkdir(parents=True, exist_ok=True)
 
     def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        # One is enough: `uv run` forwards the group's SIGTERM again, and a second one
+        # raised inside the shutdown would leave the components running.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         raise _Stop
 
     previous = signal.signal(signal.SIGTERM, on_sigterm)
@@ -230,8 +233,15 @@ def run_up(port: int) -> None:
     except (KeyboardInterrupt, _Stop):
         console.print("Stopping Airflow...")
     finally:
-        signal.signal(signal.SIGTERM, previous)
-        _stop(components)
+        # Nothing cuts the shutdown short (a second Ctrl-C, a forwarded SIGTERM): it ends
+        # with SIGKILL at its own deadline anyway.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        previous_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            _stop(components)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            signal.signal(signal.SIGINT, previous_int)
     if failed is not None:
         console.print(
             f"[red]Airflow's {failed.name} exited ({failed.process.returncode}); "

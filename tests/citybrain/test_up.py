@@ -126,7 +126,12 @@ class Running:
     def stop(self) -> list[int]:
         """SIGTERM to the whole process group; the members still alive after the wait."""
         if self.process.poll() is None:
+            # Twice, as under `make up`: the terminal signals the group and `uv run`
+            # forwards its own SIGTERM to citybrain, which must still stop everything.
             os.killpg(self.process.pid, signal.SIGTERM)
+            time.sleep(0.5)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=STOP_SECONDS)
         leftovers = group_members(self.process.pid)
@@ -243,8 +248,14 @@ def test_the_workers_execution_api_follows_the_port(running: Running) -> None:
     # ... and the workers reach it: a triggered run completes.
     token = running.token()
     runs = running.url + "/api/v2/dags/lake_maintenance/dagRuns"
-    status, body = _request("POST", runs, {"logical_date": None}, token=token)
-    assert status in {200, 201}, body
+
+    def triggered() -> str | None:
+        # 404 until the DAG processor has stored the DAG; any other refusal is a failure.
+        status, body = _request("POST", runs, {"logical_date": None}, token=token)
+        assert status in {200, 201, 404}, body
+        return body if status != 404 else None
+
+    body = _until("triggered run", triggered, RUN_SECONDS, running.process, running.log)
     run_url = f"{runs}/{json.loads(body)['dag_run_id']}"
 
     def finished() -> str | None:
