@@ -107,19 +107,24 @@ def version_frame(job: LoadInput, *, loaded_at: datetime) -> pl.LazyFrame:
         else dtype
         for name, dtype in fields.items()
     }
-    return source.select(
-        *[pl.col(name) for name in fields],
-        version.alias("_version_at"),
-        pl.lit(job.feed).alias("_feed"),
-        pl.lit(job.batch_id).alias("_batch_id"),
-        pl.col("_source"),
-        pl.col("_source_row"),
-        record_hash(hashed).alias("_record_hash"),
-        pl.lit(loaded_at).alias("_loaded_at"),
-        version.alias(valid_from),
-        pl.lit(None).alias(valid_to),
-        pl.lit(True).alias(current),
-    ).cast(types)  # type: ignore[arg-type]
+    return (
+        source.select(
+            *[pl.col(name) for name in fields],
+            version.alias("_version_at"),
+            pl.lit(job.feed).alias("_feed"),
+            pl.lit(job.batch_id).alias("_batch_id"),
+            pl.col("_source"),
+            pl.col("_source_row"),
+            record_hash(hashed).alias("_record_hash"),
+            pl.lit(loaded_at).alias("_loaded_at"),
+        )
+        .with_columns(
+            pl.col("_version_at").alias(valid_from),
+            pl.lit(None).alias(valid_to),
+            pl.lit(True).alias(current),
+        )
+        .cast(types)  # type: ignore[arg-type]
+    )
 
 
 def newest_per_key(frame: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:
