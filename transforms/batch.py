@@ -27,6 +27,7 @@ The lists are built once, at the end: appending to a list column per check cost 
 from __future__ import annotations
 
 import itertools
+import shutil
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -35,6 +36,7 @@ from pathlib import Path
 import polars as pl
 
 from schemas.errors import TerminalError
+from transforms.staged import SUPERSEDED, scan_valid  # noqa: F401 (the doctest reads with it)
 
 RAW_PREFIX = "_raw."
 REASONS = "_reasons"
@@ -131,15 +133,20 @@ class NormalizedBatch:
                 return
             offset += chunk_rows
 
-    def write(self, folder: Path, *, chunk_rows: int = CHUNK_ROWS) -> WrittenBatch:
-        """Write valid, rejected and duplicate rows as Parquet, ``chunk_rows`` at a time.
+    def write(self, folder: Path, *, chunk_rows: int | None = None) -> WrittenBatch:
+        """Write valid, rejected and duplicate rows as Parquet, ``chunk_rows`` at a time
+        (default :data:`CHUNK_ROWS`).
 
         Memory stays bounded by the chunk, whatever the delivery's size: the steps run on
         one slice of the delivery at a time, each chunk is split on its own, and only the
         business keys of valid rows are kept across chunks. (A step that looks across rows,
-        like the credit feed's in-batch authority names, then sees one chunk at a time.) A key seen in several chunks keeps its
-        newest version; the others become duplicates, their raw records read back from
-        :attr:`source`. A delivery of one chunk is written exactly as :meth:`collect` splits it.
+        like the credit feed's in-batch authority names, then sees one chunk at a time.)
+
+        A delivery of one chunk is written exactly as :meth:`collect` splits it, its valid
+        rows as ``valid.parquet``. Several chunks give a folder ``valid/`` of parts, one per
+        chunk, read with :func:`transforms.staged.scan_valid`: a key seen in several chunks
+        keeps its newest version, and the others become duplicates (their raw records read
+        back from the delivery) and are listed in the folder's ``superseded.parquet``.
 
         >>> import tempfile
         >>> lf = begin(pl.LazyFrame({"k": ["a", "b", "a", "c", "a"], "t": [3, 1, 2, 1, 1],
@@ -148,12 +155,18 @@ class NormalizedBatch:
         ...               business_key=["k"], updated_at="t")
         >>> with tempfile.TemporaryDirectory() as tmp:
         ...     out = batch.write(Path(tmp), chunk_rows=2)
-        ...     valid = pl.read_parquet(out.valid_path).sort("k").select("k", "_source_row").rows()
+        ...     valid = scan_valid(out.valid_path).sort("k").select("k", "_source_row").collect().rows()
         ...     dups = pl.read_parquet(out.duplicates_path).sort("_source_row")["_source_row"].to_list()
         >>> valid, dups, out.rows
         ([('a', 1), ('b', 2), ('c', 4)], [3, 5], (3, 0, 2))
         """
+        chunk_rows = chunk_rows or CHUNK_ROWS
         folder.mkdir(parents=True, exist_ok=True)
+        parts_dir = folder / "valid"
+        # A rerun (after a failure) starts from nothing: a stale part would be read as valid.
+        shutil.rmtree(parts_dir, ignore_errors=True)
+        (folder / "valid.parquet").unlink(missing_ok=True)
+        parts_dir.mkdir()
         key, updated_at = list(self.ending.business_key), self.ending.updated_at
         kept = [*key, *([updated_at] if updated_at else []), SOURCE_ROW]
         parts: list[Path] = []
@@ -165,45 +178,41 @@ class NormalizedBatch:
         rows_valid = 0
         for chunk in self._chunks(chunk_rows):
             valid, bad, dups = pl.collect_all(self.ending(chunk.lazy()))
-            part = folder / f".valid.{len(parts)}.parquet"
+            part = parts_dir / f"part-{len(parts):05d}.parquet"
             valid.write_parquet(part, compression=STAGING_COMPRESSION)
             parts.append(part)
             # The update column may be a helper the valid rows no longer carry (licences
             # order versions by a parsed version number): take it from the chunk.
-            keys.append((chunk.select(kept), valid.get_column(SOURCE_ROW)))
+            keys.append((pl.DataFrame([chunk.get_column(c) for c in kept]), valid[SOURCE_ROW]))
             rows_valid += valid.height
             rejected.append(bad)
             duplicates.append(dups)
         if not parts:  # an empty delivery: still three files, with their columns
             valid, bad, dups = self.collect()
-            parts.append(folder / ".valid.0.parquet")
+            parts.append(parts_dir / "part-00000.parquet")
             valid.write_parquet(parts[0], compression=STAGING_COMPRESSION)
             rejected.append(bad)
             duplicates.append(dups)
-        losers = None
-        if len(parts) > 1:
+        valid_path = parts_dir
+        if len(parts) == 1:  # the usual case: one file
+            valid_path = parts[0].replace(folder / "valid.parquet")
+            parts_dir.rmdir()
+        else:
             won = [rows.filter(pl.col(SOURCE_ROW).is_in(ids.implode())) for rows, ids in keys]
             losers = _losers(pl.concat(won), key, updated_at)
-        valid_path = folder / "valid.parquet"
-        if losers is None or losers.is_empty():
-            if len(parts) == 1:
-                parts[0].replace(valid_path)
-            else:
-                pl.scan_parquet(parts).sink_parquet(valid_path, compression=STAGING_COMPRESSION)
-        else:
-            kept_rows = pl.scan_parquet(parts).filter(~pl.col(SOURCE_ROW).is_in(losers))
-            kept_rows.sink_parquet(valid_path, compression=STAGING_COMPRESSION)
-            rows_valid -= losers.len()
-            # The raw record is in the ``_raw.*`` columns begin() adds: from the delivery,
-            # a duplicate found across chunks gets it without running the steps again.
-            source = begin(self.delivery) if self.delivery is not None else self.stepped
-            duplicates.append(
-                source.filter(pl.col(SOURCE_ROW).is_in(losers))
-                .select(SOURCE, SOURCE_ROW, raw_record(source), _SUPERSEDED)
-                .collect()
-            )
-        for part in parts:
-            part.unlink(missing_ok=True)
+            if not losers.is_empty():
+                # Left in their parts, and left out by scan_valid (see there why).
+                losers.to_frame().write_parquet(parts_dir / SUPERSEDED)
+                rows_valid -= losers.len()
+                # The raw record is in the ``_raw.*`` columns begin() adds: from the
+                # delivery, a duplicate found across chunks gets it without running the
+                # steps again.
+                source = begin(self.delivery) if self.delivery is not None else self.stepped
+                duplicates.append(
+                    source.filter(pl.col(SOURCE_ROW).is_in(losers.implode()))
+                    .select(SOURCE, SOURCE_ROW, raw_record(source), _SUPERSEDED)
+                    .collect()
+                )
         written = {}
         for name, frames in (("rejected", rejected), ("duplicates", duplicates)):
             frame = pl.concat(frames, how="vertical_relaxed")

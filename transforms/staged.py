@@ -10,7 +10,13 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+import polars as pl
 from pydantic import BaseModel, ConfigDict
+
+#: In a folder of valid rows: the parts, and the rows they hold that lost to a newer
+#: version of their key in a later part (:func:`scan_valid`).
+VALID_PARTS = "part-*.parquet"
+SUPERSEDED = "superseded.parquet"
 
 
 class StagedBatch(BaseModel):
@@ -25,7 +31,9 @@ class StagedBatch(BaseModel):
     source: str  # file, folder or URL of the delivery
     delivery_sha256: str
     received_at: datetime
-    valid_path: Path  # canonical columns + _source, _source_row, _warnings
+    # canonical columns + _source, _source_row, _warnings: a Parquet file, or a folder of
+    # parts from a delivery normalized in several chunks (read it with scan_valid)
+    valid_path: Path
     rejected_path: Path  # _source, _source_row, raw_record, reasons
     duplicates_path: Path  # _source, _source_row, raw_record, reason
     rows_in: int
@@ -40,3 +48,40 @@ class StagedBatch(BaseModel):
     def reconciles(self) -> bool:
         """Every input row ended exactly once (DESIGN.md decision 5)."""
         return self.rows_in == self.rows_valid + self.rows_rejected + self.rows_duplicate
+
+
+def scan_valid(path: Path) -> pl.LazyFrame:
+    """The valid rows at ``path``: a Parquet file, or a folder of parts.
+
+    A delivery too large for one pass is normalized a chunk at a time, and each chunk's
+    valid rows become a part (``part-<n>.parquet``). A key seen again in a later chunk
+    keeps its newest version; the source rows of the versions it beat are listed in the
+    folder's ``superseded.parquet`` (they are among the duplicates) and left out here.
+    Writing the parts again without them cost a full pass over the delivery's valid rows
+    (7 s of 23 for the 5M-resident population export); leaving them out as the load reads
+    them costs a hash join against a few thousand row numbers.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     folder = Path(tmp)
+    ...     pl.DataFrame({"k": ["a", "b"], "_source_row": [1, 2]}).write_parquet(folder / "part-0.parquet")
+    ...     pl.DataFrame({"k": ["a"], "_source_row": [3]}).write_parquet(folder / "part-1.parquet")
+    ...     pl.DataFrame({"_source_row": [1]}).write_parquet(folder / SUPERSEDED)
+    ...     scan_valid(folder).collect().rows()
+    [('b', 2), ('a', 3)]
+    """
+    path = Path(path)
+    if not path.is_dir():
+        return pl.scan_parquet(path)
+    rows = pl.scan_parquet(path / VALID_PARTS)
+    superseded = path / SUPERSEDED
+    if not superseded.exists():
+        return rows
+    losers = pl.scan_parquet(superseded).select("_source_row")
+    return rows.join(losers, on="_source_row", how="anti", maintain_order="left")
+
+
+def valid_schema(path: Path) -> pl.Schema:
+    """The columns of the valid rows at ``path`` (a file or a folder of parts)."""
+    path = Path(path)
+    return pl.read_parquet_schema(min(path.glob(VALID_PARTS)) if path.is_dir() else path)

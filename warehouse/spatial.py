@@ -39,18 +39,19 @@ import os
 import uuid
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import polars as pl
 import sqlglot
 
 from schemas.generate import DIALECT
+from transforms.staged import scan_valid
 from warehouse.lake import attach
 from warehouse.load.statements import requalify
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
-    from pathlib import Path
 
     import duckdb
 
@@ -176,7 +177,8 @@ def enrich_addresses(
     """Place a staged ``core.address_point`` batch in the city's polygons (module doc).
 
     Rewrites ``staged.valid_path`` and ``staged.rejected_path`` in place (each through a
-    temporary file and a rename) and returns the pointer with the new counts; ``rows_in``
+    temporary file and a rename; a folder of valid parts becomes one file beside it) and
+    returns the pointer with the new counts; ``rows_in``
     and the duplicates are untouched. Batches of other tables, and any batch while
     ``core.area`` holds no polygons, are returned unchanged.
 
@@ -192,7 +194,7 @@ def enrich_addresses(
     from schemas.records import table as model_of
 
     columns = list(polars_schema(model_of(TABLE)).names())
-    valid = pl.read_parquet(staged.valid_path)
+    valid = scan_valid(staged.valid_path).collect()
     con = attach(settings, read_only=True, spatial=True)
     try:
         levels = area_levels(settings, con)
@@ -252,7 +254,11 @@ def enrich_addresses(
             [rejected, extra.select([pl.col(c).cast(t) for c, t in rejected.schema.items()])]
         )
         _write_atomically(rejected, staged.rejected_path)
-    _write_atomically(kept, staged.valid_path)
+    # A folder of parts becomes one file beside it (the folder goes with the staged batch).
+    valid_path = Path(staged.valid_path)
+    if valid_path.is_dir():
+        valid_path = valid_path.with_suffix(".parquet")
+    _write_atomically(kept, valid_path)
     if moved.height:
         log.info(
             "batch %s: %d point(s) outside every district moved to rejected (%s)",
@@ -260,4 +266,10 @@ def enrich_addresses(
             moved.height,
             OUT_OF_CITY,
         )
-    return staged.model_copy(update={"rows_valid": kept.height, "rows_rejected": rejected.height})
+    return staged.model_copy(
+        update={
+            "valid_path": valid_path,
+            "rows_valid": kept.height,
+            "rows_rejected": rejected.height,
+        }
+    )

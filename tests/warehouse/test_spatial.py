@@ -14,6 +14,7 @@ import pytest
 
 from schemas.generate import polars_schema
 from schemas.records import table as model_of
+from transforms.staged import SUPERSEDED
 from warehouse.lake import init_lake
 from warehouse.load import load_batch
 from warehouse.spatial import MISMATCH, OUT_OF_CITY, enrich_addresses
@@ -208,6 +209,32 @@ def test_raw_record_uses_source_names_when_given_the_fields(
         "地址类型": "住宅",
         "更新时间": "2026-01-01 09:30:00",
     }
+
+
+def test_a_folder_of_valid_parts_becomes_one_file_without_the_superseded_rows(
+    with_areas: Settings, tmp_path: Path
+) -> None:
+    # A delivery normalized in chunks stages its valid rows as parts plus the rows a
+    # later chunk superseded (transforms.staged.scan_valid): enriched, they are one file.
+    staged = _addresses(tmp_path)
+    rows = pl.read_parquet(staged.valid_path)
+    folder = staged.valid_path.with_suffix("")
+    folder.mkdir()
+    rows.head(2).write_parquet(folder / "part-00000.parquet")
+    rows.tail(rows.height - 2).write_parquet(folder / "part-00001.parquet")
+    pl.DataFrame({"_source_row": [1]}).write_parquet(folder / SUPERSEDED)  # A1
+    staged.valid_path.unlink()
+    # (The superseded row would be among the duplicates; here it simply leaves the batch.)
+    parts = staged.model_copy(
+        update={"valid_path": folder, "rows_valid": rows.height - 1, "rows_in": staged.rows_in - 1}
+    )
+
+    out = enrich_addresses(with_areas, parts)
+
+    assert out.valid_path == folder.with_suffix(".parquet") and out.valid_path.is_file()
+    assert set(_by_code(out.valid_path)) == {"A2", "A4", "A5"}
+    assert (out.rows_valid, out.rows_rejected) == (3, 2)
+    assert load_batch(with_areas, out).status == "loaded"
 
 
 def test_running_twice_changes_nothing_more(with_areas: Settings, tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ import polars as pl
 from schemas.errors import TerminalError
 from schemas.generate import polars_schema, table_columns
 from schemas.records import table as model_of
+from transforms.staged import VALID_PARTS, scan_valid, valid_schema
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -78,8 +79,14 @@ _ROW_NUMBER = (pl.Int64, pl.Int32, pl.UInt32, pl.UInt64)
 
 
 def row_count(path: Path) -> int:
-    """Rows of a Parquet file, from its footer."""
-    return pl.scan_parquet(path).select(pl.len()).collect().item()
+    """Rows of a Parquet file, from its footer; or of a folder of valid parts, less the
+    superseded rows (:func:`transforms.staged.scan_valid`)."""
+    return scan_valid(path).select(pl.len()).collect().item()
+
+
+def _valid_exists(path: Path) -> bool:
+    """A valid file, or a folder with at least one part."""
+    return path.is_file() or (path.is_dir() and any(path.glob(VALID_PARTS)))
 
 
 def _problem(where: str, path: Path, problems: Sequence[str]) -> StagedBatchError:
@@ -102,7 +109,7 @@ def check_valid_file(model: type[CanonicalRecord], path: Path, *, batch_id: str)
     Returns:
         ``{geometry column: "wkb" | "geojson"}``.
     """
-    found = pl.read_parquet_schema(path)
+    found = valid_schema(path)
     lake_types = {c.name: c.sql_type for c in table_columns(model)}
     problems: list[str] = []
     geometry: dict[str, str] = {}
@@ -206,7 +213,13 @@ def prepare(staged: StagedBatch) -> LoadInput:
             "(RawDelivery.batch_id): the watermark of a resource is found by it"
         )
         raise StagedBatchError(msg)
-    for path in (staged.valid_path, staged.rejected_path, staged.duplicates_path):
+    if not _valid_exists(Path(staged.valid_path)):
+        msg = (
+            f"{where}: the staged valid rows {staged.valid_path} do not exist; "
+            "re-run the normalize step"
+        )
+        raise StagedBatchError(msg)
+    for path in (staged.rejected_path, staged.duplicates_path):
         if not Path(path).is_file():
             msg = f"{where}: the staged file {path} does not exist; re-run the normalize step"
             raise StagedBatchError(msg)

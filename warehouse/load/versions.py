@@ -24,6 +24,7 @@ import polars as pl
 import polars_hash  # noqa: F401  (registers the ``nchash`` namespace on expressions)
 
 from schemas.generate import HISTORY_COLUMNS, polars_schema
+from transforms.staged import scan_valid
 from warehouse.load.staging import RECEIVED_AT
 
 if TYPE_CHECKING:
@@ -89,7 +90,7 @@ def version_frame(job: LoadInput, *, loaded_at: datetime) -> pl.LazyFrame:
     fields = polars_schema(model)
     lake = polars_schema(model, history=True)
     valid_from, valid_to, current = (c.name for c in HISTORY_COLUMNS)
-    source = pl.scan_parquet(job.valid_path)
+    source = scan_valid(job.valid_path)
     received = (
         pl.col(RECEIVED_AT).cast(lake["_version_at"])
         if job.per_row_received_at
@@ -149,7 +150,7 @@ def write_versions(job: LoadInput, path: Path, *, loaded_at: datetime) -> Versio
     keys = list(job.model.__business_key__)
     # Checked on the keys alone first: the sort that ranks versions costs a full pass.
     distinct = pl.struct(keys).n_unique() if len(keys) > 1 else pl.col(keys[0]).n_unique()
-    repeated = pl.scan_parquet(job.valid_path).select(distinct != pl.len()).collect().item()
+    repeated = scan_valid(job.valid_path).select(distinct != pl.len()).collect().item()
     frame = version_frame(job, loaded_at=loaded_at)
     if repeated:
         frame = newest_per_key(frame, keys)
