@@ -59,7 +59,7 @@ def scan_valid(path: Path) -> pl.LazyFrame:
     folder's ``superseded.parquet`` (they are among the duplicates) and left out here.
     Writing the parts again without them cost a full pass over the delivery's valid rows
     (7 s of 23 for the 5M-resident population export); leaving them out as the load reads
-    them costs a hash join against a few thousand row numbers.
+    them costs a lookup in a few thousand row numbers.
 
     >>> import tempfile
     >>> with tempfile.TemporaryDirectory() as tmp:
@@ -77,8 +77,10 @@ def scan_valid(path: Path) -> pl.LazyFrame:
     superseded = path / SUPERSEDED
     if not superseded.exists():
         return rows
-    losers = pl.scan_parquet(superseded).select("_source_row")
-    return rows.join(losers, on="_source_row", how="anti", maintain_order="left")
+    # A few thousand row numbers: a filter against them, where an anti join cost 5 s on
+    # the 5M-resident population's parts.
+    losers = pl.read_parquet(superseded, columns=["_source_row"]).to_series()
+    return rows.filter(~pl.col("_source_row").is_in(losers.implode()))
 
 
 def valid_schema(path: Path) -> pl.Schema:
