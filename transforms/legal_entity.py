@@ -48,14 +48,7 @@ from schemas.codes.region import check_region_code
 from schemas.codes.text import collapse_spaces
 from schemas.records.legal_entity import LegalEntity
 from transforms.batch import NormalizedBatch, Step, begin, flag, reason_lists, require, warn  # noqa: F401 (begin, reason_lists: the doctests)
-from transforms.common import (
-    StepBuilder,
-    check_column,
-    fast_date,
-    map_fields,
-    normalize_with,
-    with_check,
-)
+from transforms.common import StepBuilder, check_column, map_fields, normalize_with, with_check
 from transforms.context import NormalizeContext
 
 __all__ = ["REQUIRED", "STATUS", "STEPS", "normalize_entities"]
@@ -95,9 +88,20 @@ STATUS: dict[str, str] = {
 STATUS |= {v: v for v in set(STATUS.values())}
 
 
-# Text columns of few values, often with full-width brackets (有限责任公司（自然人投资或控股）):
-# cleaned once per value, NFKC being the costly part of cleaning.
-_FEW_VALUES = ("entity_type", "registration_authority", "status")
+# Text columns of few values, cleaned once per value, NFKC being the costly part of
+# cleaning. 经营范围 (business scope) too: every value has full-width punctuation (the
+# closing "（依法须经批准的项目，…）"), so NFKC ran on all of its long text, 0.23 of the
+# 0.45 CPU-s this step took on the demo city's 121k entities. Scopes are worded from the
+# catalogue of standard wordings (经营范围规范表述目录), so they repeat (1.6k distinct
+# there); were every value distinct, cleaning once per value would cost a fifth more.
+_FEW_VALUES = (
+    "entity_type",
+    "registration_authority",
+    "status",
+    "business_scope",
+    "region_code",
+    "industry_code",
+)
 
 
 def map_source_fields(ctx: NormalizeContext) -> Step:
@@ -221,7 +225,10 @@ def normalize_dates(ctx: NormalizeContext) -> Step:
 
     def step(frame: pl.LazyFrame) -> pl.LazyFrame:
         for col in DATE_COLUMNS:
-            frame = with_check(frame, col, parse_date, "_date", fast=fast_date)
+            # Each value once: dates repeat (the demo city's 121k entities have 29k distinct
+            # 成立日期, 6k 营业期限至), and the parser on the distinct values costs less
+            # than the fast twin on every row (0.17 against 0.22 CPU-s for the six columns).
+            frame = with_check(frame, col, parse_date, "_date", distinct=True)
             reason = pl.col("_date").struct.field("reason")
             if col not in OPEN_ENDED_COLUMNS:
                 open_ended = pl.col("_date").struct.field("open_ended").fill_null(False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -21,12 +22,21 @@ from schemas.codes.credit_code import (
     registration_number_check_digit,
     uscc_check_char,
 )
+from schemas.codes.dates import parse_date
+from schemas.codes.text import clean_text
 from schemas.generate import polars_schema
 from schemas.records.legal_entity import LegalEntity
 from transforms import normalizer
 from transforms.batch import begin, reason_lists, run_steps
 from transforms.context import NormalizeContext
-from transforms.legal_entity import STEPS, normalize_entities
+from transforms.legal_entity import (
+    DATE_COLUMNS,
+    OPEN_ENDED_COLUMNS,
+    STEPS,
+    map_source_fields,
+    normalize_dates,
+    normalize_entities,
+)
 
 CTX = NormalizeContext(fields=FEEDS["legal_entity"].resources[0].fields, today=date(2026, 11, 1))
 SCHEMA = polars_schema(LegalEntity)
@@ -479,3 +489,44 @@ def test_status_and_dates_that_disagree_are_warned_not_rejected() -> None:
     out = _stepped([BASE | o for o, _ in cases])
     assert out["_reasons"].to_list() == [[]] * len(cases)
     assert out["_warnings"].to_list() == [w for _, w in cases]
+
+
+# --- values computed once each ------------------------------------------------------------
+
+SOURCE_OF = {column: names[0] for column, names in CTX.fields.items()}
+DAY_POOL = ["2015-06-19", "20150619", "2015年6月19日", "2015/6/19 08:00:00", "42174", "长期",
+            "9999-12-31", "2015-02-30", "去年", "", "NULL", None, "２０１５０６１９", " 2015.6.19 ",
+            "2958465", "80001"]  # fmt: skip
+TEXT_POOL = [BASE["经营范围"], "住宅装饰和装修；（依法须经批准的项目）", " 软件开发\u3000", "无", "",
+             None, "ＡＢＣ咨询", "——", "440106", " 440183", "E5012", "ｅ５０１２"]  # fmt: skip
+ONCE_PER_VALUE = ["business_scope", "region_code", "industry_code", "entity_type"]
+
+
+def test_values_cleaned_and_parsed_once_each_reach_every_row_of_that_value() -> None:
+    # map_source_fields cleans some columns, normalize_dates parses each date column, once
+    # per distinct value: every row must still get its own value's result, as cleaning and
+    # parsing row by row gives it (random rows, so values repeat in no particular order).
+    rng = random.Random(11)
+    rows = [
+        {SOURCE_OF[c]: rng.choice(DAY_POOL) for c in DATE_COLUMNS}
+        | {SOURCE_OF[c]: rng.choice(TEXT_POOL) for c in ONCE_PER_VALUE}
+        for _ in range(500)
+    ]
+    frame = _frame([BASE | row for row in rows])
+    steps = [map_source_fields(CTX), normalize_dates(CTX)]
+    got = run_steps(begin(frame), steps).pipe(reason_lists).collect()
+
+    sources = frame.collect()
+    for column in ONCE_PER_VALUE:
+        plain = sources.select(clean_text(pl.col(SOURCE_OF[column])).alias(column))
+        assert_frame_equal(got.select(column), plain)
+    expected_reasons: list[list[str]] = [[] for _ in rows]
+    for column in DATE_COLUMNS:
+        parsed = sources.select(parse_date(clean_text(pl.col(SOURCE_OF[column]))).struct.unnest())
+        assert_frame_equal(got.select(column), parsed.select(pl.col("value").alias(column)))
+        for i, (reason, open_ended) in enumerate(parsed.select("reason", "open_ended").rows()):
+            code = "open_ended" if open_ended and column not in OPEN_ENDED_COLUMNS else reason
+            if code:
+                expected_reasons[i].append(f"{column}.{code}")
+    assert got["_reasons"].to_list() == expected_reasons
+    assert any(expected_reasons) and not all(expected_reasons)

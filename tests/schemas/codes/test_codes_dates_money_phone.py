@@ -7,62 +7,90 @@ from decimal import Decimal
 
 import pytest
 
-from schemas.codes.dates import parse_date, parse_datetime
+from schemas.codes.dates import fast_date, parse_date, parse_datetime
 from schemas.codes.money import check_currency, parse_money
 from schemas.codes.phone import check_phone
 
 MARCH_5 = date(2021, 3, 5)
 
 
-@pytest.mark.parametrize(
-    ("raw", "value"),
-    [
-        # Every spelling of feeds.md "Common to all feeds".
-        ("20210305", MARCH_5),
-        ("2021-03-05", MARCH_5),
-        ("2021/3/5", MARCH_5),
-        ("2021.03.05", MARCH_5),
-        ("2021年3月5日", MARCH_5),
-        ("2021年03月05", MARCH_5),
-        ("44260", MARCH_5),  # Excel serial, 1900 date system
-        ("44260.75", MARCH_5),  # Excel serial with a time of day
-        ("2021-03-05 08:00:00", MARCH_5),  # datetime: date part
-        ("2021-03-05T08:00:00+08:00", MARCH_5),
-        ("20210305080000", MARCH_5),
-        ("２０２１－０３－０５", MARCH_5),  # full-width
-        ("2020-02-29", date(2020, 2, 29)),  # leap day
-        ("10000", date(1927, 5, 18)),  # lowest Excel serial accepted
-    ],
-)
+DATES = [
+    # Every spelling of feeds.md "Common to all feeds".
+    ("20210305", MARCH_5),
+    ("2021-03-05", MARCH_5),
+    ("2021/3/5", MARCH_5),
+    ("2021.03.05", MARCH_5),
+    ("2021年3月5日", MARCH_5),
+    ("2021年03月05", MARCH_5),
+    ("44260", MARCH_5),  # Excel serial, 1900 date system
+    ("44260.75", MARCH_5),  # Excel serial with a time of day
+    ("2021-03-05 08:00:00", MARCH_5),  # datetime: date part
+    ("2021-03-05T08:00:00+08:00", MARCH_5),
+    ("20210305080000", MARCH_5),
+    ("２０２１－０３－０５", MARCH_5),  # full-width
+    ("2020-02-29", date(2020, 2, 29)),  # leap day
+    ("10000", date(1927, 5, 18)),  # lowest Excel serial accepted
+]
+OPEN_ENDED = ["长期", "9999-12-31", "99991231", "9999/12/31", "2958465", "长期有效"]
+BAD_DATES = [
+    ("2021-02-30", "invalid_date"),
+    ("2021-02-29", "invalid_date"),  # not a leap year
+    ("20211305", "invalid_date"),
+    ("0000-00-00", "invalid_date"),  # a database's "no date"
+    ("2021年2月29日", "invalid_date"),
+    ("2021", "format"),  # a year is not an Excel serial (module docstring)
+    ("9999", "format"),
+    ("80001", "format"),  # beyond the plausible serial range
+    ("09999", "format"),
+    ("2021035", "format"),  # 7 digits: 2021-03-05 or 2021-0-35?
+    ("21-3-5", "format"),  # two-digit year
+    ("2021-03-05 garbage", "format"),
+    ("2021-003-05", "format"),
+    ("三月五日", "format"),
+]
+
+
+@pytest.mark.parametrize(("raw", "value"), DATES)
 def test_dates(raw, value, run_check):
     assert run_check(parse_date, [raw])[0] == {"value": value, "reason": None, "open_ended": False}
 
 
-@pytest.mark.parametrize(
-    "raw", ["长期", "9999-12-31", "99991231", "9999/12/31", "2958465", "长期有效"]
-)
+@pytest.mark.parametrize("raw", OPEN_ENDED)
 def test_open_ended_dates(raw, run_check):
     assert run_check(parse_date, [raw])[0] == {"value": None, "reason": None, "open_ended": True}
 
 
-@pytest.mark.parametrize(
-    ("raw", "reason"),
-    [
-        ("2021-02-30", "invalid_date"),
-        ("2021-02-29", "invalid_date"),  # not a leap year
-        ("20211305", "invalid_date"),
-        ("0000-00-00", "invalid_date"),  # a database's "no date"
-        ("2021", "format"),  # a year is not an Excel serial (module docstring)
-        ("9999", "format"),
-        ("80001", "format"),  # beyond the plausible serial range
-        ("2021035", "format"),  # 7 digits: 2021-03-05 or 2021-0-35?
-        ("21-3-5", "format"),  # two-digit year
-        ("2021-03-05 garbage", "format"),
-        ("三月五日", "format"),
-    ],
-)
+@pytest.mark.parametrize(("raw", "reason"), BAD_DATES)
 def test_bad_dates(raw, reason, run_check):
     assert run_check(parse_date, [raw])[0] == {"value": None, "reason": reason, "open_ended": False}
+
+
+@pytest.mark.parametrize(
+    "raw", [raw for raw, _ in DATES] + OPEN_ENDED + [raw for raw, _ in BAD_DATES]
+)
+def test_the_fast_twin_answers_as_the_parser_or_not_at_all(raw, run_check):
+    fast = run_check(fast_date, [raw])[0]
+    assert fast is None or fast == run_check(parse_date, [raw])[0]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "20210305",
+        "2021-03-05",
+        "2021/3/5",
+        "2021.03.05",
+        "2021年3月5日",
+        "2021年03月05",
+        "44260",
+        "2021-03-05 08:00:00",
+        "2020-02-29",
+        "10000",
+        *OPEN_ENDED[:4],
+    ],
+)
+def test_the_fast_twin_answers_the_common_spellings(raw, run_check):
+    assert run_check(fast_date, [raw])[0] == run_check(parse_date, [raw])[0]
 
 
 @pytest.mark.parametrize(
