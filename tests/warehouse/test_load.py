@@ -473,18 +473,17 @@ def test_record_hash_is_pinned_so_a_format_change_cannot_pass_unnoticed(
     lake: Settings, tmp_path: Path
 ) -> None:
     # If Polars ever spells a value differently, every row would look changed after an
-    # upgrade: this pins the hash of one record.
+    # upgrade: this pins the hash of one record, computed here as the module documents it.
     load_batch(lake, S.stage(tmp_path, "d1", S.persons([42], phone="13800138000")))
-    # Fields in table order, joined by \x1f: ; NULL as \x1f! ; values as Polars casts them.
-    canonical = "\x1f:".join(
-        [
-            "000000000000000042", "pk42", "张三", "1", "1990-01-01", "01", "110105", "\x1f!",
-            "110105", "\x1f!", "北京市朝阳区", "registered", "13800138000", "false",
-            "2026-01-01 09:30:00.000000",
-        ]
-    )  # fmt: skip
-    expected = pl.select(pl.lit(canonical).nchash.xxh3_128().cast(pl.String).str.zfill(39)).item()
-    assert expected == "109671278886335130380303765420612623429"
+    # Fields in table order: strings as they are, the date as days and the timestamp as
+    # microseconds since 1970, a boolean as Polars casts it; NULL adds nothing.
+    fields = [
+        "000000000000000042", "pk42", "张三", "1", "7305", "01", "110105", None,
+        "110105", None, "北京市朝阳区", "registered", "13800138000", "false", "1767259800000000",
+    ]  # fmt: skip
+    hashes = [0 if v is None else pl.select(pl.lit(v).nchash.xxh3_128()).item() for v in fields]
+    expected = f"{sum((2 * i + 1) * h for i, h in enumerate(hashes)) % 2**128:039d}"
+    assert expected == "026781889480548729379677433670876248395"
     assert S.read(lake, "core.person")["_record_hash"].to_list() == [expected]
 
 

@@ -33,41 +33,90 @@ if TYPE_CHECKING:
 
     from warehouse.load.staging import LoadInput
 
-# A field's text never contains SEPARATOR or NULL: every \x1f inside a value is followed
-# by "=", so moving a separator between two fields, or a value spelling NULL, cannot make
-# two different records serialize alike.
-SEPARATOR = "\x1f:"
-ITEM_SEPARATOR = "\x1f,"
+# The versions file becomes a lake data file. LZ4 (LZ4_RAW, which DuckDB reads) against
+# DuckLake's default snappy, 1M population versions: the same 205 MB, writing 1.54
+# CPU-s instead of 1.65 and reading every column in DuckDB 0.41 instead of 0.58.
+# Uncompressed would write in 1.10 CPU-s but take 307 MB; zstd level 1, 122 MB in 1.76.
+COMPRESSION = "lz4"
+
+# List items are escaped so that a list's text says where each item ends: every \x1f
+# inside an item is followed by "=", so ITEM_END and NULL inside a value read as neither.
+ITEM_END = "\x1f,"
 NULL = "\x1f!"
 _ESCAPED = "\x1f="
 
 
-def _text(column: pl.Expr, dtype: pl.DataType) -> pl.Expr:
-    """One value as unambiguous text: strings escaped, WKB as hex, lists joined, the rest cast."""
+def value_text(column: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """A value as text: temporals and decimals as their integer, lists item by item.
+
+    Dates, times and decimals are the integer Arrow stores (days or time units since the
+    epoch, the unscaled decimal): an integer's digits leave Polars nothing to spell
+    differently in another version, and printing them costs a third of formatting a date
+    and a timestamp.
+
+    >>> from datetime import date
+    >>> frame = pl.DataFrame({"d": [date(1970, 1, 2)], "l": [["a", None, ""]]})
+    >>> texts = [value_text(pl.col(name), dtype) for name, dtype in frame.schema.items()]
+    >>> frame.select(texts).row(0)
+    ('1', 'a\\x1f,\\x1f!\\x1f,\\x1f,')
+    """
     if dtype == pl.String:
-        return column.str.replace_all("\x1f", _ESCAPED, literal=True)
+        return column
     if dtype == pl.Binary:
         return column.bin.encode("hex")
     if isinstance(dtype, pl.List):
-        item = _text(pl.element(), dtype.inner).fill_null(NULL)
-        return column.list.eval(item).list.join(ITEM_SEPARATOR)
+        item = value_text(pl.element(), dtype.inner)
+        escaped = item.str.replace_all("\x1f", _ESCAPED, literal=True).fill_null(NULL)
+        items = pl.concat_str(escaped, pl.lit(ITEM_END))
+        return column.list.eval(items).list.join("")
+    if dtype.is_temporal() or dtype.is_decimal():
+        return column.to_physical().cast(pl.String)
     return column.cast(pl.String)
 
 
+def _bytes(column: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """What a field's hash reads: a string's UTF-8, WKB as is, any other value its text."""
+    return column if dtype in (pl.String, pl.Binary) else value_text(column, dtype)
+
+
+def _weighted_sum(hashes: list[pl.Expr], dtype: pl.DataType) -> pl.Expr:
+    """Sum of hash i times 2i + 1, wrapping around (unsigned ``dtype``); a NULL adds 0.
+
+    >>> frame = pl.DataFrame({"a": [2**64 - 1, None], "b": [1, 1]}).cast(pl.UInt64)
+    >>> frame.select(_weighted_sum([pl.col("a"), pl.col("b")], pl.UInt64)).to_series().to_list()
+    [2, 3]
+    """
+    weighted = [(h * pl.lit(2 * i + 1, dtype)).fill_null(0) for i, h in enumerate(hashes)]
+    return pl.sum_horizontal(weighted)
+
+
 def record_hash(schema: pl.Schema | dict[str, pl.DataType]) -> pl.Expr:
-    """xxh3-128 of the fields' text in ``schema`` order: 39 decimal digits (``_record_hash``).
+    """The record's hash (``_record_hash``): 39 decimal digits of a 128-bit sum of its fields.
 
-    xxh3 is a fixed algorithm, so equal records hash equally in any process on any
-    machine. Polars spelling a type differently after an upgrade would show as one update
-    per key on the next delivery: the test that pins a known hash catches that first.
+    Field i (``schema`` order, from 0) is hashed alone, xxh3-128 of its bytes
+    (:func:`_bytes`), times the weight 2i + 1; the sum wraps around at 2**128 and a NULL
+    field adds 0. Hashing fields alone needs no escaping and no joined text, which had
+    cost three times the hashing: 1M population rows took 0.74 CPU-s hashed as one joined
+    text, 0.23 field by field.
 
-    >>> frame = pl.DataFrame({"a": ["x\\x1f:y", "x", None, ""], "b": ["z", "y\\x1f:z", "", None]})
+    Two records of one schema collide only if the sum of w_i * (h_i - h'_i) over the
+    fields where they differ is 0 modulo 2**128. With one field different (an odd weight
+    has an inverse modulo 2**128), that needs an xxh3-128 collision of its two values, or
+    a value hashing to 0 against a NULL ("" and "NULL" do not); with several, a
+    pseudo-random 128-bit number hitting 0. A value
+    moving from field i to field j leaves (w_i - w_j) * (h(a) - h(b)): w_i - w_j = 2(i - j)
+    is odd times at most 2**6 for 64 fields, so at most 6 of the 128 bits are lost. The
+    weights, xxh3 and the wrap-around are fixed, so equal records hash equally in any
+    process, on any machine; a Polars upgrade that changed a value's text or its integer
+    arithmetic would fail the test that pins one hash.
+
+    >>> frame = pl.DataFrame({"a": ["x", "y", None, "", "NULL"], "b": ["y", "x", "", None, None]})
     >>> hashes = frame.select(record_hash(frame.schema)).to_series()
     >>> hashes.n_unique(), hashes.str.len_chars().unique().to_list()
-    (4, [39])
+    (5, [39])
     """
-    texts = [_text(pl.col(name), dtype).fill_null(NULL) for name, dtype in schema.items()]
-    return pl.concat_str(texts, separator=SEPARATOR).nchash.xxh3_128().cast(pl.String).str.zfill(39)
+    hashes = [_bytes(pl.col(name), dtype).nchash.xxh3_128() for name, dtype in schema.items()]
+    return _weighted_sum(hashes, pl.UInt128).cast(pl.String).str.zfill(39)
 
 
 @dataclass(frozen=True)
@@ -148,14 +197,17 @@ def write_versions(job: LoadInput, path: Path, *, loaded_at: datetime) -> Versio
     replay, another producer) still gives the lake one version per key.
     """
     keys = list(job.model.__business_key__)
-    # Checked on the keys alone first: the sort that ranks versions costs a full pass.
-    distinct = pl.struct(keys).n_unique() if len(keys) > 1 else pl.col(keys[0]).n_unique()
-    repeated = scan_valid(job.valid_path).select(distinct != pl.len()).collect().item()
+    fields = polars_schema(job.model)
+    # Checked on the keys alone first: the sort that ranks versions costs a full pass. On
+    # a 64-bit hash of the key, which counts in less than half the time strings do:
+    # distinct hashes mean distinct keys, and a collision only takes the sort, always right.
+    key = _weighted_sum([_bytes(pl.col(k), fields[k]).nchash.xxh3_64() for k in keys], pl.UInt64)
+    repeated = scan_valid(job.valid_path).select(key.n_unique() != pl.len()).collect().item()
     frame = version_frame(job, loaded_at=loaded_at)
     if repeated:
         frame = newest_per_key(frame, keys)
     path.parent.mkdir(parents=True, exist_ok=True)
-    frame.sink_parquet(path, compression="snappy")
+    frame.sink_parquet(path, compression=COMPRESSION)
     rows = pl.scan_parquet(path).select(pl.len()).collect().item()
     return Versions(path=path, rows=rows, superseded=job.rows_valid - rows)
 
@@ -163,6 +215,6 @@ def write_versions(job: LoadInput, path: Path, *, loaded_at: datetime) -> Versio
 def written_subset(versions: Path, keys: pl.DataFrame, path: Path) -> Path:
     """The versions of ``keys`` only, written to ``path``."""
     pl.scan_parquet(versions).join(keys.lazy(), on=keys.columns, how="semi").sink_parquet(
-        path, compression="snappy"
+        path, compression=COMPRESSION
     )
     return path
