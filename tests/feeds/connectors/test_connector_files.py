@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import random
 from datetime import datetime
 from pathlib import Path
@@ -179,6 +180,8 @@ def test_the_utf8_check_agrees_with_pythons_strict_decoder() -> None:
         b"\xff",
         b"\xe5\xb9",  # the start of 广 alone
         b"\xf0\xa0\xae",  # the start of 𠮷 alone
+        b"\xe5A",  # a lead byte followed by ASCII
+        b"\xc3",
     ]
     refused = 0
     for _ in range(3000):
@@ -203,6 +206,27 @@ def test_the_utf8_check_agrees_with_pythons_strict_decoder() -> None:
             assert probe.valid_utf8, (data, probe.error)
         assert probe.lines == len(data.splitlines())
     assert 1000 < refused < 2000  # both kinds were tried, many times
+
+
+def test_the_utf8_copy_is_on_disk_before_the_delivery_is_recorded(
+    zone: RawZone, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Stage reads the UTF-8 copy, not the raw bytes: after a crash a recorded delivery
+    # must not point at a copy that never reached the disk.
+    synced: list[str] = []
+    fsync = os.fsync
+
+    def recording_fsync(fd: int) -> None:
+        synced.append(Path(os.readlink(f"/proc/self/fd/{fd}")).name)
+        fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    _drop(tmp_path / "drop", "scjg_sczt_20240301.csv", _csv(ROWS).encode("gbk"))
+    (raw,) = _pull(zone, tmp_path / "drop")
+    assert raw.text_path is not None
+    names = [n if not n.startswith(".delivery.json") else "delivery.json" for n in synced]
+    assert names.index(raw.raw_paths[0].name) < names.index("delivery.json")
+    assert names.index(raw.text_path.name) < names.index("delivery.json")
 
 
 def test_bytes_no_encoding_decodes_fail_with_place_and_spare_the_good_files(
