@@ -116,7 +116,11 @@ def _from_legacy(s: pl.Expr) -> pl.Expr:
     """
     legacy = s.str.contains(r"^[0-9]{15}$")
     position = pl.when(legacy).then(legacy.cast(pl.Int64).cum_sum() - 1)
-    return pl.coalesce(_converted(s.filter(legacy)).gather(position), s)
+    # The conversion reads its input five times: as a struct field, the filter runs once
+    # (read directly, each read filtered the whole column again: half of this function's
+    # 0.11 CPU-s per million numbers).
+    converted = pl.struct(s=s.filter(legacy)).struct.eval(s=_converted(F("s"))).struct.field("s")
+    return pl.coalesce(converted.gather(position), s)
 
 
 def _converted(s: pl.Expr) -> pl.Expr:

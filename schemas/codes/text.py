@@ -26,11 +26,11 @@ NULL_SPELLINGS: tuple[str, ...] = ("", " ", "无", "NULL", "null", "/", "-", "�
 # Zero-width space, (non-)joiner, word joiner and BOM: invisible, so a value carrying one
 # looks right on screen and still fails every lookup. NFKC keeps them, so they go by hand.
 _ZERO_WIDTH_CHARS = "\u200b\u200c\u200d\u2060\ufeff"
-_ZERO_WIDTH = f"[{_ZERO_WIDTH_CHARS}]"
 # NFKC already maps NBSP and U+3000 to a plain space; the other Unicode spaces it leaves
 # alone are mapped too, so that strip and collapse_spaces see one kind of space.
 _ODD_SPACE_CHARS = "\u00a0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u202f\u205f\u3000"
-_ODD_SPACES = f"[{_ODD_SPACE_CHARS}]"
+# What clean_text does with both kinds, as literal replacements.
+_SPACE_FIXES = dict.fromkeys(_ZERO_WIDTH_CHARS, "") | dict.fromkeys(_ODD_SPACE_CHARS, " ")
 
 
 # Blocks where no character decomposes or combines (CJK unified ideographs and their
@@ -99,7 +99,15 @@ def _unstable_class() -> str:
 
 
 def _needs_fixing(expr: pl.Expr) -> pl.Expr:
-    return expr.str.contains(_unstable_class())
+    """Whether :func:`clean_text` can change the value other than by nulling it: it holds a
+    character of :func:`_unstable_class`, or starts or ends with whitespace (``\\s`` is
+    Unicode White_Space, what ``strip_chars`` removes; ``$`` is the end of the text).
+
+    >>> df = pl.DataFrame({"x": ["１２", "张三", " 12", "12\\t", "1 2", "12\\u2028", "无"]})
+    >>> df.select(_needs_fixing(pl.col("x")))["x"].to_list()
+    [True, False, True, True, False, True, False]
+    """
+    return expr.str.contains(f"{_unstable_class()}|^\\s|\\s$")
 
 
 def clean_text(expr: pl.Expr) -> pl.Expr:
@@ -111,7 +119,10 @@ def clean_text(expr: pl.Expr) -> pl.Expr:
     therefore sits behind a ``when`` on "has a character the fix would change" (one regex
     class scan), which spares the rows that are not selected; testing "has a non-ASCII
     character" instead sent every Chinese name and address through NFKC (1.4 s of the
-    population feed's 8 CPU-s per million rows).
+    population feed's 8 CPU-s per million rows). The same scan looks for whitespace at
+    either end, so stripping too runs only on the rows that have some: a value selected by
+    neither comes out as it went in, but for the null spellings (0.1 CPU-s less per
+    million population rows than stripping every value).
 
     Example:
         >>> import polars as pl
@@ -119,11 +130,9 @@ def clean_text(expr: pl.Expr) -> pl.Expr:
         >>> df.select(clean_text(pl.col("x")))["x"].to_list()
         ['110105x', None, None, '张三', None]
     """
-    fixed = (
-        expr.str.normalize("NFKC")
-        .str.replace_all(_ZERO_WIDTH, "")
-        .str.replace_all(_ODD_SPACES, " ")
-    )
+    # One literal multi-pattern pass (single characters, no overlaps) for both fixes: two
+    # regex passes cost about 0.04 CPU-s per million rows even masked by the `when`.
+    fixed = expr.str.normalize("NFKC").str.replace_many(_SPACE_FIXES).str.strip_chars()
     # `expr` is referenced three times: free for a column, recomputed for a computed input
     # (so pass a column where you can). A struct field would compute it once, but inside
     # struct.eval the NFKC branch costs as much as on every row, which made batches with 1%
@@ -132,7 +141,6 @@ def clean_text(expr: pl.Expr) -> pl.Expr:
         pl.when(_needs_fixing(expr))
         .then(fixed)
         .otherwise(expr)
-        .str.strip_chars()
         .replace(list(NULL_SPELLINGS), None)
         .alias(expr.meta.output_name(raise_if_undetermined=False) or "clean")
     )

@@ -65,15 +65,18 @@ def test_collapse_spaces(raw, expected):
     assert frame.select(collapse_spaces(pl.col("x"))).item() == expected
 
 
+# Unicode White_Space: what Polars' strip_chars() removes.
+_WHITE_SPACE = "\t\n\x0b\x0c\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B)))
+_WHITE_SPACE += "\u2028\u2029\u202f\u205f\u3000"
+
+
 def _python_clean(value: str) -> str | None:
     """clean_text's contract in plain Python: the oracle for the fast path below."""
-    import re
-    import unicodedata
-
-    from schemas.codes.text import _ODD_SPACES, _ZERO_WIDTH, NULL_SPELLINGS
-
-    fixed = re.sub(_ODD_SPACES, " ", re.sub(_ZERO_WIDTH, "", unicodedata.normalize("NFKC", value)))
-    fixed = fixed.strip()
+    table = dict.fromkeys(map(ord, text._ZERO_WIDTH_CHARS)) | dict.fromkeys(
+        map(ord, text._ODD_SPACE_CHARS), " "
+    )
+    # Python's strip() also takes U+001C-U+001F, which Polars' (Unicode White_Space) keeps.
+    fixed = unicodedata.normalize("NFKC", value).translate(table).strip(_WHITE_SPACE)
     return None if fixed in NULL_SPELLINGS else fixed
 
 
@@ -102,6 +105,14 @@ def test_clean_text_skips_nfkc_only_where_it_changes_nothing() -> None:
         "㈱",
         "\u1680",
         "\u2028",
+        "\u2003",
+        "\u202f",
+        "\u205f",
+        "\u2060",
+        "\u200d",
+        "\x85",
+        "\t",
+        "\x1f",
         "\U0002f800",
         "ｶ",
         "\u0345",
