@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import polars as pl
 from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    import polars as pl
 
 #: In a folder of valid rows: the parts, and the rows they hold that lost to a newer
 #: version of their key in a later part (:func:`scan_valid`).
@@ -62,6 +65,7 @@ def scan_valid(path: Path) -> pl.LazyFrame:
     them costs a lookup in a few thousand row numbers.
 
     >>> import tempfile
+    >>> import polars as pl
     >>> with tempfile.TemporaryDirectory() as tmp:
     ...     folder = Path(tmp)
     ...     pl.DataFrame({"k": ["a", "b"], "_source_row": [1, 2]}).write_parquet(folder / "part-0.parquet")
@@ -70,6 +74,8 @@ def scan_valid(path: Path) -> pl.LazyFrame:
     ...     scan_valid(folder).collect().rows()
     [('b', 2), ('a', 3)]
     """
+    import polars as pl  # here: the DAG files import this module, and parse without Polars
+
     path = Path(path)
     if not path.is_dir():
         return pl.scan_parquet(path)
@@ -85,5 +91,7 @@ def scan_valid(path: Path) -> pl.LazyFrame:
 
 def valid_schema(path: Path) -> pl.Schema:
     """The columns of the valid rows at ``path`` (a file or a folder of parts)."""
+    import polars as pl
+
     path = Path(path)
     return pl.read_parquet_schema(min(path.glob(VALID_PARTS)) if path.is_dir() else path)
