@@ -10,6 +10,7 @@ from polars.testing import assert_frame_equal
 
 from feeds.spec import FEEDS
 from schemas.codes.citizen_id import citizen_id_check_digit
+from tests.transforms.test_population import BASE
 from transforms.batch import begin, reason_lists, run_steps
 from transforms.context import NormalizeContext
 from transforms.population import STEPS
@@ -41,23 +42,7 @@ def _people(rng: random.Random, n: int) -> list[dict[str, str | None]]:
         if rng.random() < 0.05 and digits.startswith("19"):
             number = body[:6] + body[8:]  # the legacy 15-digit form
         declared = rng.choice([digits] * 6 + ["19900307", None, "NULL", f"{digits[:4]}1301"])
-        rows.append(
-            {
-                "GMSFHM": number,
-                "XM": "张三",
-                "XBDM": "1",
-                "CSRQ": declared,
-                "MZDM": "01",
-                "HJDZ_XZQHDM": "440106",
-                "HJDZ": "广州市天河区天河路1号",
-                "JZDZ_XZQHDM": "440106001002",
-                "JZDZ": "广州市天河区体育西路2号",
-                "RKLX": "1",
-                "LXDH": "13800138000",
-                "SWBS": "0",
-                "GXSJ": "2026-10-01 08:00:00",
-            }
-        )
+        rows.append({**BASE, "GMSFHM": number, "CSRQ": declared})
     return rows
 
 
