@@ -178,9 +178,9 @@ def enrich_addresses(
 
     Rewrites ``staged.valid_path`` and ``staged.rejected_path`` in place (each through a
     temporary file and a rename; a folder of valid parts becomes one file beside it) and
-    returns the pointer with the new counts; ``rows_in``
-    and the duplicates are untouched. Batches of other tables, and any batch while
-    ``core.area`` holds no polygons, are returned unchanged.
+    returns the pointer with the new counts; ``rows_in`` and the duplicates are untouched.
+    Batches of other tables, and any batch while ``core.area`` holds no polygons, are
+    returned unchanged.
 
     Args:
         settings: where the lake is (attached read-only, with spatial).
