@@ -102,6 +102,10 @@ def transcode(src: Path, dst: Path, encoding: str) -> None:
 
 
 def run_citybrain(feed: str, path: Path, home: Path) -> dict[str, Any]:
+    # citybrain first, as its command line and DAG files import it: it sets Polars'
+    # allocator for batch work (citybrain.ALLOCATOR_CONF), which Polars reads at import.
+    import citybrain  # noqa: F401
+
     # The modules the tasks import lazily are imported here, outside the timer, as every
     # approach's libraries are (the floor's duckdb, dlt and pyarrow).
     import feeds.connectors  # noqa: F401
