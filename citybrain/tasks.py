@@ -114,7 +114,7 @@ def stage_delivery(
         authority_codes=authority_directory(settings) if raw.feed == "credit" else {},
     )
     batch = normalizer(res.table)(read_delivery(raw), ctx)
-    written = batch.write(staged_dir(settings) / raw.batch_id)
+    written = batch.write(staged_dir(settings) / raw.batch_id, rows_hint=raw.rows_hint)
     rows_valid, rows_rejected, rows_duplicate = written.rows
     staged = StagedBatch(
         batch_id=raw.batch_id,

@@ -56,9 +56,12 @@ PROVENANCE_IN = (SOURCE, SOURCE_ROW)
 
 Step = Callable[[pl.LazyFrame], pl.LazyFrame]
 
-#: Source rows normalized at a time when a batch is written. Measured on the 5M-resident
-#: population export: peak 2.7 GiB with 1M-row chunks, 3.7 GiB with 1.5M; and a 1M export
-#: stays one chunk (a second chunk costs a pass over the valid rows to drop repeated keys).
+#: Most source rows normalized at a time when a batch is written: a larger delivery is cut
+#: into equal chunks (:func:`chunk_size`). Measured staging the 5M-resident population
+#: export (5,050,096 rows), peak RSS: 5 chunks of 1,010,020 rows 3.0-3.3 GiB, 6 of 841,683
+#: 2.5-2.9 GiB (earlier, 1.5M-row chunks 3.7 GiB), CPU time alike within the machine's
+#: noise. And at 1.25M a 1M export stays one chunk: each chunk costs about 0.6 s whatever
+#: its size.
 CHUNK_ROWS = 1_250_000
 # Staging files live for minutes between two tasks: fast to write beats small. Measured on
 # the 1M-resident population's valid rows: lz4 0.9 CPU-s to write (152 MB), uncompressed
@@ -69,6 +72,10 @@ STAGING_COMPRESSION = "uncompressed"
 # those valid rows takes.
 STAGING_PARQUET = {"compression": STAGING_COMPRESSION, "statistics": False}
 _SUPERSEDED = pl.lit("superseded_in_delivery").alias("reason")
+# Columns of the versions kept across chunks (:class:`_Versions`).
+_HASH, _CHUNK, _ROW, _AT, _OLD = "_key_hash", "_chunk", "_row", "_at", "_old"
+_HASH_SEED = 0x5EED
+_NONE_BEATEN = pl.DataFrame(schema={SOURCE_ROW: pl.Int64, _CHUNK: pl.UInt32, _AT: pl.Int64})
 
 
 @dataclass(frozen=True)
@@ -123,23 +130,30 @@ class NormalizedBatch:
         valid, rejected, duplicates = pl.collect_all(self.ending(stepped))
         return valid, rejected, duplicates
 
-    def _chunks(self, chunk_rows: int) -> Iterator[pl.DataFrame]:
-        """The stepped rows, ``chunk_rows`` source rows at a time (none for no rows)."""
+    def _chunks(self, chunk_rows: int) -> Iterator[tuple[int, pl.DataFrame]]:
+        """The stepped rows, ``chunk_rows`` source rows at a time (none for no rows), each
+        with the position of its first row in the delivery (or in ``stepped``)."""
         if self.delivery is None or self.steps is None:
-            yield from self.stepped.collect_batches(chunk_size=chunk_rows)
+            offset = 0
+            for chunk in self.stepped.collect_batches(chunk_size=chunk_rows):
+                yield offset, chunk
+                offset += chunk.height
             return
         offset = 0
         while True:
             chunk = self.steps(self.delivery.slice(offset, chunk_rows)).collect()
             if chunk.height:
-                yield chunk
+                yield offset, chunk
             if chunk.height < chunk_rows:
                 return
             offset += chunk_rows
 
-    def write(self, folder: Path, *, chunk_rows: int | None = None) -> WrittenBatch:
-        """Write valid, rejected and duplicate rows as Parquet, ``chunk_rows`` at a time
-        (default :data:`CHUNK_ROWS`).
+    def write(
+        self, folder: Path, *, chunk_rows: int | None = None, rows_hint: int | None = None
+    ) -> WrittenBatch:
+        """Write valid, rejected and duplicate rows as Parquet, a chunk at a time: of
+        ``chunk_rows`` rows, else sized by :func:`chunk_size` from the delivery's expected
+        rows (``rows_hint``, e.g. ``RawDelivery.rows_hint``).
 
         Memory stays bounded by the chunk, whatever the delivery's size: the steps run on
         one slice of the delivery at a time, each chunk is split on its own, and only the
@@ -149,8 +163,8 @@ class NormalizedBatch:
         A delivery of one chunk is written exactly as :meth:`collect` splits it, its valid
         rows as ``valid.parquet``. Several chunks give a folder ``valid/`` of parts, one per
         chunk, read with :func:`transforms.staged.scan_valid`: a key seen in several chunks
-        keeps its newest version, and the others become duplicates (their raw records read
-        back from the delivery) and are listed in the folder's ``superseded.parquet``.
+        keeps its newest version, and the others become duplicates and are listed in the
+        folder's ``superseded.parquet``.
 
         >>> import tempfile
         >>> lf = begin(pl.LazyFrame({"k": ["a", "b", "a", "c", "a"], "t": [3, 1, 2, 1, 1],
@@ -164,33 +178,40 @@ class NormalizedBatch:
         >>> valid, dups, out.rows
         ([('a', 1), ('b', 2), ('c', 4)], [3, 5], (3, 0, 2))
         """
-        chunk_rows = chunk_rows or CHUNK_ROWS
+        chunk_rows = chunk_rows or chunk_size(rows_hint, CHUNK_ROWS)
         folder.mkdir(parents=True, exist_ok=True)
         parts_dir = folder / "valid"
         # A rerun (after a failure) starts from nothing: a stale part would be read as valid.
         shutil.rmtree(parts_dir, ignore_errors=True)
         (folder / "valid.parquet").unlink(missing_ok=True)
         parts_dir.mkdir()
-        key, updated_at = list(self.ending.business_key), self.ending.updated_at
-        kept = [*key, *([updated_at] if updated_at else []), SOURCE_ROW]
+        versions = _Versions(list(self.ending.business_key), self.ending.updated_at)
         parts: list[Path] = []
         rejected: list[pl.DataFrame] = []
         duplicates: list[pl.DataFrame] = []
-        # Per chunk: its rows' keys, and which of them are valid (filtered only when a
-        # second chunk makes keys meet across chunks).
-        keys: list[tuple[pl.DataFrame, pl.Series]] = []
+        # Rows that lost to a version of their key in another chunk: with their raw record
+        # when the loser was in the chunk at hand, else where to read it back.
+        beaten_here: list[pl.DataFrame] = []
+        beaten_before: list[pl.DataFrame] = []
         rows_valid = 0
-        for chunk in self._chunks(chunk_rows):
+        for offset, chunk in self._chunks(chunk_rows):
             valid, bad, dups = pl.collect_all(self.ending(chunk.lazy()))
             part = parts_dir / f"part-{len(parts):05d}.parquet"
             valid.write_parquet(part, **STAGING_PARQUET)
             parts.append(part)
-            # The update column may be a helper the valid rows no longer carry (licences
-            # order versions by a parsed version number): take it from the chunk.
-            keys.append((pl.DataFrame([chunk.get_column(c) for c in kept]), valid[SOURCE_ROW]))
             rows_valid += valid.height
             rejected.append(bad)
             duplicates.append(dups)
+            here, before = versions.meet(chunk, valid.get_column(SOURCE_ROW), offset)
+            if here.len():
+                stepped = chunk.lazy()
+                beaten_here.append(
+                    stepped.filter(pl.col(SOURCE_ROW).is_in(here.implode()))
+                    .select(SOURCE, SOURCE_ROW, raw_record(stepped), _SUPERSEDED)
+                    .collect()
+                )
+            if before.height:
+                beaten_before.append(before)
         if not parts:  # an empty delivery: still three files, with their columns
             valid, bad, dups = self.collect()
             parts.append(parts_dir / "part-00000.parquet")
@@ -201,22 +222,14 @@ class NormalizedBatch:
         if len(parts) == 1:  # the usual case: one file
             valid_path = parts[0].replace(folder / "valid.parquet")
             parts_dir.rmdir()
-        else:
-            won = [rows.filter(pl.col(SOURCE_ROW).is_in(ids.implode())) for rows, ids in keys]
-            losers = _losers(pl.concat(won), key, updated_at)
-            if not losers.is_empty():
-                # Left in their parts, and left out by scan_valid (see there why).
-                losers.to_frame().write_parquet(parts_dir / SUPERSEDED)
-                rows_valid -= losers.len()
-                # The raw record is in the ``_raw.*`` columns begin() adds: from the
-                # delivery, a duplicate found across chunks gets it without running the
-                # steps again.
-                source = begin(self.delivery) if self.delivery is not None else self.stepped
-                duplicates.append(
-                    source.filter(pl.col(SOURCE_ROW).is_in(losers.implode()))
-                    .select(SOURCE, SOURCE_ROW, raw_record(source), _SUPERSEDED)
-                    .collect()
-                )
+        elif beaten_here or beaten_before:
+            if beaten_before:
+                beaten_here.append(self._read_back(pl.concat(beaten_before)))
+            beaten = pl.concat(beaten_here).sort(SOURCE_ROW)
+            # Left in their parts, and left out by scan_valid (see there why).
+            beaten.select(SOURCE_ROW).write_parquet(parts_dir / SUPERSEDED)
+            rows_valid -= beaten.height
+            duplicates.append(beaten)
         written = {}
         for name, frames in (("rejected", rejected), ("duplicates", duplicates)):
             frame = pl.concat(frames, how="vertical_relaxed")
@@ -228,6 +241,63 @@ class NormalizedBatch:
             duplicates_path=folder / "duplicates.parquet",
             rows=(rows_valid, written["rejected"], written["duplicates"]),
         )
+
+    def _read_back(self, beaten: pl.DataFrame) -> pl.DataFrame:
+        """The duplicate rows of versions beaten in an earlier chunk than their winner's:
+        ``beaten`` has their ``_source_row`` and chunk, and where they stood (``_at``).
+
+        Their raw records are in the ``_raw.*`` columns begin() adds, so the delivery is
+        read again without the steps, and only between the first and the last of them in
+        each chunk: a key's versions tend to sit near each other, so that is a short stretch
+        before the next chunk. For the 5M-resident population export in 1.25M-row chunks,
+        3,285 rows in four stretches of 38-152k rows: 0.5-0.7 s, where reading them from
+        the whole delivery took 2.4-2.9 s.
+        """
+        source = begin(self.delivery) if self.delivery is not None else self.stepped
+        wanted = pl.col(SOURCE_ROW).is_in(beaten.get_column(SOURCE_ROW).implode())
+        spans = beaten.group_by(_CHUNK).agg(
+            pl.col(_AT).min().alias("first"), pl.col(_AT).max().alias("last")
+        )
+        # One query per stretch: in one plan (a concat, or collect_all) the scans were
+        # merged into one of the whole delivery (1.8 s and 1.4 GiB for two stretches).
+        found = pl.concat(
+            [
+                source.slice(first, last - first + 1)
+                .filter(wanted)
+                .select(SOURCE, SOURCE_ROW, raw_record(source), _SUPERSEDED)
+                .collect()
+                for first, last in spans.sort(_CHUNK).select("first", "last").rows()
+            ]
+        )
+        if found.height != beaten.height:
+            # A step that drops or reorders rows moves them off their chunk position:
+            # search the whole delivery.
+            found = (
+                source.filter(wanted)
+                .select(SOURCE, SOURCE_ROW, raw_record(source), _SUPERSEDED)
+                .collect()
+            )
+        return found
+
+
+def chunk_size(rows: int | None, most: int) -> int:
+    """Rows per chunk for a delivery of about ``rows`` rows: equal chunks of at most
+    ``most``, rather than full ones and a small rest (each chunk has fixed costs of about
+    0.6 s, whatever its rows: 5,050,096 rows were 4 x 1.25M and 50,096).
+
+    Sized for one row more than expected, so that the last chunk comes up short, which
+    ends the reading without a probe of an empty slice. Without a count (or one that fits
+    in a chunk), ``most``: an undercounted hint never makes chunks smaller than half of it.
+
+    >>> chunk_size(5_050_096, 1_250_000), chunk_size(1_000_000, 1_250_000)
+    (1010020, 1250000)
+    >>> chunk_size(2_499_999, 1_250_000), chunk_size(None, 1_250_000)
+    (1250000, 1250000)
+    """
+    if not rows or rows < most:
+        return most
+    chunks = -(-(rows + 1) // most)
+    return -(-(rows + 1) // chunks)
 
 
 @dataclass(frozen=True)
@@ -241,14 +311,104 @@ class WrittenBatch:
     rows: tuple[int, int, int]
 
 
-def _losers(keys: pl.DataFrame, key: list[str], updated_at: str | None) -> pl.Series:
-    """``_source_row`` of every version a newer one of the same key beats (across chunks)."""
-    order = [updated_at, SOURCE_ROW] if updated_at else [SOURCE_ROW]
-    return (
-        keys.filter(pl.struct(key).is_duplicated())
-        .sort(order, descending=True, nulls_last=True)
-        .filter(pl.int_range(pl.len()).over(key) > 0)[SOURCE_ROW]
-    )
+class _Versions:
+    """The valid versions of each business key in the chunks met so far, to find, as each
+    chunk comes, which versions lose to a version of their key in another chunk.
+
+    Newest update wins, ties to the later source row, no update last: as :class:`Ending`
+    ranks the versions inside one chunk. The keys are matched on a 64-bit hash of them (a
+    join of fixed-width numbers, where joining the keys themselves re-hashed every earlier
+    chunk's strings at each chunk: 0.7 CPU-s in all for 5M synthetic ID numbers in 1M-row
+    chunks, against 1.2), then compared as they are.
+    """
+
+    def __init__(self, key: list[str], updated_at: str | None) -> None:
+        self.key = key
+        self.order = [updated_at, SOURCE_ROW] if updated_at else [SOURCE_ROW]
+        # Per chunk: its valid rows' key, update, _source_row and position (_at), and the
+        # hash of their key with where each stands (_chunk, _row).
+        self.rows: list[pl.DataFrame] = []
+        self.hashes: list[pl.DataFrame] = []
+        # The first chunk as met: most deliveries are one chunk, and never need the rest.
+        self.first: tuple[pl.DataFrame, pl.Series] | None = None
+
+    def meet(
+        self, chunk: pl.DataFrame, valid: pl.Series, offset: int
+    ) -> tuple[pl.Series, pl.DataFrame]:
+        """Take in a chunk (stepped rows, the first at ``offset``) and the ``_source_row`` of
+        its valid rows. Returns the ``_source_row`` of its valid rows that lose to an
+        earlier chunk's, and the earlier chunks' rows they beat (``_source_row``,
+        ``_chunk``, ``_at``)."""
+        # The update column may be a helper the valid rows no longer carry (licences order
+        # versions by a parsed version number): take it from the chunk. (A selection of
+        # whole columns: no rows are copied.)
+        kept = chunk.select(
+            *self.key, *self.order, (pl.int_range(pl.len(), dtype=pl.Int64) + offset).alias(_AT)
+        )
+        if self.first is None and not self.rows:
+            self.first = (kept, valid)
+            return pl.Series(SOURCE_ROW, [], dtype=pl.Int64), _NONE_BEATEN
+        if self.first is not None:
+            self._add(*self.first)
+            self.first = None
+        rows, hashes = self._add(kept, valid)
+        met = hashes.join(pl.concat(self.hashes[:-1], rechunk=False), on=_HASH, suffix=_OLD)
+        if met.is_empty():
+            return pl.Series(SOURCE_ROW, [], dtype=pl.Int64), _NONE_BEATEN
+        # Both sides of a pair gathered from the same rows of ``met``, one earlier chunk at a
+        # time, then compared on the keys themselves.
+        pairs = pl.concat(
+            [
+                pl.concat(
+                    [
+                        rows.select(pl.all().gather(at.get_column(_ROW))),
+                        self.rows[n]
+                        .select(pl.all().gather(at.get_column(_ROW + _OLD)))
+                        .rename(lambda c: c + _OLD),
+                    ],
+                    how="horizontal",
+                ).with_columns(pl.lit(n, dtype=pl.UInt32).alias(_CHUNK + _OLD))
+                for (n,), at in met.group_by(_CHUNK + _OLD)
+            ]
+        )
+        same_key = pl.all_horizontal([pl.col(c).eq_missing(pl.col(c + _OLD)) for c in self.key])
+        # Each new version against the newest of the earlier ones (the others lost already).
+        pairs = (
+            pairs.filter(same_key)
+            .sort([c + _OLD for c in self.order], descending=True, nulls_last=True)
+            .filter(pl.int_range(pl.len()).over(SOURCE_ROW) == 0)
+        )
+        newer = pl.lit(value=False)
+        for c in reversed(self.order):  # (update, _source_row), compared left to right
+            now, then = pl.col(c), pl.col(c + _OLD)
+            newer = (now > then).fill_null(then.is_null() & now.is_not_null()) | (
+                now.eq_missing(then) & newer
+            )
+        pairs = pairs.with_columns(newer.alias("_newer"))
+        lost = pairs.filter(~pl.col("_newer")).get_column(SOURCE_ROW)
+        beaten = pairs.filter("_newer").select(
+            pl.col(SOURCE_ROW + _OLD).alias(SOURCE_ROW),
+            pl.col(_CHUNK + _OLD).alias(_CHUNK),
+            pl.col(_AT + _OLD).alias(_AT),
+        )
+        return lost, beaten
+
+    def _add(self, kept: pl.DataFrame, valid: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Keep a chunk's valid rows (of its ``kept`` columns) and the hashes of their keys."""
+        rows = kept.filter(pl.col(SOURCE_ROW).is_in(valid.implode()))
+        hashes = rows.select(
+            _key_hash(self.key).alias(_HASH),
+            pl.lit(len(self.rows), dtype=pl.UInt32).alias(_CHUNK),
+            pl.int_range(pl.len(), dtype=pl.UInt32).alias(_ROW),
+        )
+        self.rows.append(rows)
+        self.hashes.append(hashes)
+        return rows, hashes
+
+
+def _key_hash(key: list[str]) -> pl.Expr:
+    """A 64-bit hash of a row's business key: equal keys hash alike; unequal ones may too."""
+    return pl.struct(key).hash(_HASH_SEED)
 
 
 def begin(frame: pl.LazyFrame) -> pl.LazyFrame:

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     import polars as pl
 
 #: In a folder of valid rows: the parts, and the rows they hold that lost to a newer
-#: version of their key in a later part (:func:`scan_valid`).
+#: version of their key in another part (:func:`scan_valid`).
 VALID_PARTS = "part-*.parquet"
 SUPERSEDED = "superseded.parquet"
 

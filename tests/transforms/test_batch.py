@@ -159,3 +159,171 @@ def test_chunks_order_versions_by_a_helper_column_not_in_the_table(tmp_path) -> 
     out = batch.write(tmp_path, chunk_rows=1)
     assert scan_valid(out.valid_path).sort("k").collect()["_source_row"].to_list() == [2, 3]
     assert sorted(pl.read_parquet(out.duplicates_path)["_source_row"].to_list()) == [1, 4]
+
+
+def _chunked(rows: list[tuple[str, int | None]], steps=begin):
+    """A delivery of (key, update) rows, each with its own payload ``v`` (so that a raw
+    record taken from the wrong row shows), split from the delivery and its steps."""
+    n = len(rows)
+    delivery = pl.LazyFrame(
+        {
+            "k": [k for k, _ in rows],
+            "t": [t for _, t in rows],
+            "v": [f"v{i}" for i in range(1, n + 1)],
+            "_source": ["f"] * n,
+            "_source_row": list(range(1, n + 1)),
+        },
+        schema_overrides={"t": pl.Int64},
+    )
+    return split(
+        None,
+        columns=["k", "t"],
+        schema=SCHEMA,
+        business_key=["k"],
+        updated_at="t",
+        delivery=delivery,
+        steps=steps,
+    )
+
+
+def _raw(rows: list[tuple[str, int | None]], row: int) -> str:
+    k, t = rows[row - 1]
+    return pl.DataFrame({"k": [k], "t": [t], "v": [f"v{row}"]}).write_ndjson().strip()
+
+
+# Chunks of 3 rows: rows 1-3, 4-6, 7-9. Key "a" meets itself across chunks; the others
+# are fillers. (rows, winner, losers, superseded: the losers that their own chunk kept)
+_FILL = [("x2", 1), ("x3", 1)], [("x5", 1), ("x6", 1)], [("x8", 1), ("x9", 1)]
+ACROSS_CHUNKS = {
+    # the loser is in an earlier chunk: its raw record is read back from the delivery
+    "earlier_chunk_loses": ([("a", 1), *_FILL[0], ("a", 2), *_FILL[1]], 4, [1], [1]),
+    # the loser is in the chunk at hand: its raw record comes from that chunk
+    "current_chunk_loses": ([("a", 2), *_FILL[0], ("a", 1), *_FILL[1]], 1, [4], [4]),
+    # the same update time: the later source row wins
+    "tie_goes_to_later_row": ([("a", 3), *_FILL[0], ("a", 3), *_FILL[1]], 4, [1], [1]),
+    # no update time loses to any, earlier or later
+    "null_update_earlier": ([("a", None), *_FILL[0], ("a", 1), *_FILL[1]], 4, [1], [1]),
+    "null_update_later": ([("a", 1), *_FILL[0], ("a", None), *_FILL[1]], 1, [4], [4]),
+    "null_updates_tie": ([("a", None), *_FILL[0], ("a", None), *_FILL[1]], 4, [1], [1]),
+    # three chunks: each newer than the one before; the oldest is beaten once only
+    "three_chunks_newest_last": (
+        [("a", 1), *_FILL[0], ("a", 2), *_FILL[1], ("a", 3), *_FILL[2]],
+        7,
+        [1, 4],
+        [1, 4],
+    ),
+    # three chunks: the third must lose to the first (the newest so far), although it is
+    # newer than the second, which lost already
+    "three_chunks_newest_first": (
+        [("a", 3), *_FILL[0], ("a", 1), *_FILL[1], ("a", 2), *_FILL[2]],
+        1,
+        [4, 7],
+        [4, 7],
+    ),
+    "three_chunks_newest_between": (
+        [("a", 1), *_FILL[0], ("a", 3), *_FILL[1], ("a", 2), *_FILL[2]],
+        4,
+        [1, 7],
+        [1, 7],
+    ),
+    # a repeat inside a chunk, then across: the chunk's own loser is not met again
+    "inside_then_across": (
+        [("a", 1), ("a", 2), ("x3", 1), ("a", 3), *_FILL[1], ("a", 2), *_FILL[2]],
+        4,
+        [1, 2, 7],
+        [2, 7],
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("rows", "winner", "losers", "superseded"), ACROSS_CHUNKS.values(), ids=ACROSS_CHUNKS.keys()
+)
+def test_a_key_across_chunks_keeps_its_newest_version(
+    tmp_path,
+    rows: list[tuple[str, int | None]],
+    winner: int,
+    losers: list[int],
+    superseded: list[int],
+) -> None:
+    batch = _chunked(rows)
+    out = batch.write(tmp_path, chunk_rows=3)
+
+    valid = scan_valid(out.valid_path).sort("_source_row").collect()
+    assert valid.filter(pl.col("k") == "a")["_source_row"].to_list() == [winner]
+    assert valid.height == len({k for k, _ in rows})
+    dups = pl.read_parquet(out.duplicates_path).sort("_source_row")
+    assert dups.rows() == [("f", row, _raw(rows, row), "superseded_in_delivery") for row in losers]
+    assert out.rows == (valid.height, 0, len(losers))
+    # The parts still hold the versions beaten in another chunk; the list leaves them out.
+    assert sorted(pl.read_parquet(out.valid_path / SUPERSEDED)["_source_row"]) == superseded
+    # And all as when the whole delivery is split at once.
+    _, _, at_once = batch.collect()
+    assert sorted(at_once.rows()) == dups.rows()
+
+
+@pytest.mark.parametrize("collide", [False, True], ids=["hashed", "all_hashes_collide"])
+@pytest.mark.parametrize("seed", range(3))
+def test_a_key_of_two_columns_meets_across_chunks_as_at_once(
+    tmp_path, monkeypatch, seed: int, collide: bool
+) -> None:
+    # Keys are matched across chunks on a hash of the whole key, nulls included (as
+    # split() ranks them), and then compared column by column: keys whose hashes collide
+    # still do not meet.
+    from transforms import batch as batch_module
+
+    if collide:
+        monkeypatch.setattr(batch_module, "_key_hash", lambda key: pl.lit(0, dtype=pl.UInt64))
+    rng = random.Random(seed)
+    n = 300
+    delivery = pl.LazyFrame(
+        {
+            "k": [rng.choice("abc") for _ in range(n)],
+            "j": [rng.choice(["x", "y", None]) for _ in range(n)],
+            "t": [rng.choice([None, 1, 2]) for _ in range(n)],
+            "_source": ["f"] * n,
+            "_source_row": list(range(1, n + 1)),
+        },
+        schema_overrides={"t": pl.Int64},
+    )
+    batch = split(
+        None,
+        columns=["k", "j", "t"],
+        schema=pl.Schema({"k": pl.String, "j": pl.String, "t": pl.Int64}),
+        business_key=["k", "j"],
+        updated_at="t",
+        delivery=delivery,
+        steps=begin,
+    )
+    valid, _, dups = batch.collect()
+    out = batch.write(tmp_path, chunk_rows=40)
+    got = scan_valid(out.valid_path).select("k", "j", "_source_row").sort("_source_row")
+    assert got.collect().rows() == valid.select("k", "j", "_source_row").sort("_source_row").rows()
+    assert sorted(pl.read_parquet(out.duplicates_path).rows()) == sorted(dups.rows())
+    assert valid.height == 9
+
+
+def test_raw_records_are_found_when_a_step_reorders_rows(tmp_path) -> None:
+    # Versions beaten in an earlier chunk are read back where they stood in the delivery;
+    # a step that reorders its chunk's rows moves them, and the whole delivery is searched.
+    rows = [("a", 1), ("x2", 1), ("x3", 1), ("a", 2), ("b", 1), ("x6", 1), ("b", 2)]
+    out = _chunked(rows, steps=lambda frame: begin(frame).reverse()).write(tmp_path, chunk_rows=3)
+    dups = pl.read_parquet(out.duplicates_path).sort("_source_row")
+    assert dups.select("_source_row", "raw_record").rows() == [
+        (1, _raw(rows, 1)),
+        (5, _raw(rows, 5)),
+    ]
+
+
+def test_a_delivery_is_split_into_equal_chunks_by_its_row_count(tmp_path, monkeypatch) -> None:
+    from transforms import batch as batch_module
+
+    monkeypatch.setattr(batch_module, "CHUNK_ROWS", 10)
+    rows = [(f"k{i}", 1) for i in range(23)]  # 3 chunks of 8, 8, 7 rather than 10, 10, 3
+    out = _chunked(rows).write(tmp_path, rows_hint=len(rows))
+    parts = sorted(out.valid_path.glob("part-*.parquet"))
+    assert [pl.read_parquet(p).height for p in parts] == [8, 8, 7]
+    # Without a count, chunks of CHUNK_ROWS.
+    out = _chunked(rows).write(tmp_path / "no_hint")
+    parts = sorted(out.valid_path.glob("part-*.parquet"))
+    assert [pl.read_parquet(p).height for p in parts] == [10, 10, 3]
