@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import threading
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -29,7 +30,9 @@ from warehouse.load import (
     record_failure,
     register_delivery,
 )
+from warehouse.load import batch as batch_module
 from warehouse.load import ledger as ledger_module
+from warehouse.load import versions as versions_module
 from warehouse.load.statements import parsed, sql_files, statement
 
 if TYPE_CHECKING:
@@ -174,6 +177,28 @@ def test_the_same_batch_twice_is_a_no_op_without_a_new_snapshot(
     after = S.lake_state(lake)
     for name, frame in before.items():
         assert_frame_equal(after[name], frame)
+    assert not list(tmp_path.rglob(".load-*"))  # the versions it began are gone
+
+
+def test_the_versions_are_written_while_the_lake_is_attached(
+    lake: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The attach waits until the versions have begun: a loader that wrote them only
+    # after attaching would never get past it.
+    began = threading.Event()
+    write, attach_lake = versions_module.write_versions, batch_module.attach
+
+    def writing(*args, **kwargs):  # type: ignore[no-untyped-def]
+        began.set()
+        return write(*args, **kwargs)
+
+    def attach_once_begun(*args, **kwargs):  # type: ignore[no-untyped-def]
+        assert began.wait(timeout=30), "the versions did not begin before the attach ended"
+        return attach_lake(*args, **kwargs)
+
+    monkeypatch.setattr(versions_module, "write_versions", writing)
+    monkeypatch.setattr(batch_module, "attach", attach_once_begun)
+    assert load_batch(lake, S.stage(tmp_path, "d1", S.persons(range(3)))).rows_inserted == 3
 
 
 # --- versions ------------------------------------------------------------------------------
@@ -464,6 +489,7 @@ def test_a_failed_load_takes_its_placed_files_back(
     with pytest.raises(LakeError, match="on purpose"):
         load_batch(lake, S.stage(tmp_path, "d1", S.persons(range(5))))
     assert _data_files(lake, "person") == _data_files(lake, "person_history") == []
+    assert not list(tmp_path.rglob(".load-*"))
 
 
 # --- the record hash -----------------------------------------------------------------------
@@ -735,11 +761,20 @@ def test_a_commit_beaten_by_another_writer_is_retried_from_a_fresh_snapshot(
             load_batch(lake, theirs, con=other)
         return real(con, lake_name, **kwargs)
 
+    written: list[str] = []
+    write = versions_module.write_versions
+
+    def counted(job, *args, **kwargs):  # type: ignore[no-untyped-def]
+        written.append(job.batch_id)
+        return write(job, *args, **kwargs)
+
     monkeypatch.setattr(ledger_module, "record_loaded", interleaved)
+    monkeypatch.setattr(versions_module, "write_versions", counted)
     result = load_batch(lake, ours)
     other.close()
 
     assert calls == [ours.batch_id, theirs.batch_id, ours.batch_id]  # ours ran twice
+    assert written == [ours.batch_id, theirs.batch_id]  # on the versions written once
     # The retry planned against their commit: keys 1-2 (theirs, newer) stay theirs.
     assert (result.rows_inserted, result.duplicates.older_than_lake) == (1, 2)
     core = S.read(lake, "core.person").sort("id_number")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -11,8 +12,15 @@ import pytest
 
 from schemas.generate import polars_schema
 from schemas.records import table as model_of
+from warehouse.load import versions as versions_module
 from warehouse.load.staging import LoadInput
-from warehouse.load.versions import record_hash, value_text, write_versions
+from warehouse.load.versions import (
+    VersionsStopped,
+    record_hash,
+    value_text,
+    versions_ahead,
+    write_versions,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -183,3 +191,47 @@ def test_one_version_per_compound_key(
     written = pl.read_parquet(versions.path)
     assert written["subject_name"].to_list() == kept
     assert (versions.rows, versions.superseded) == (len(kept), 2 - len(kept))
+
+
+# --- writing ahead of the lake ---------------------------------------------------------------
+
+
+def test_versions_stopped_while_the_sink_runs_fail_at_the_next_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The stop arrives after the rows are read and before a byte is written: the way a
+    # re-run of a loaded batch stops its versions. Polars must end the sink at the write.
+    job = _job(tmp_path, _lists([("A", "B", date(2026, 1, 1))], ["甲"]))
+    stop = threading.Event()
+    frame = versions_module.version_frame
+
+    def stopping(job: LoadInput, *, loaded_at: datetime) -> pl.LazyFrame:
+        return frame(job, loaded_at=loaded_at).map_batches(lambda rows: stop.set() or rows)
+
+    monkeypatch.setattr(versions_module, "version_frame", stopping)
+    with pytest.raises(VersionsStopped, match="no longer wanted"):
+        write_versions(
+            job, tmp_path / "versions.parquet", loaded_at=datetime(2026, 1, 3), stop=stop
+        )
+    assert stop.is_set()
+
+
+def test_versions_stopped_before_they_begin_write_nothing(tmp_path: Path) -> None:
+    job = _job(tmp_path, _lists([("A", "B", date(2026, 1, 1))], ["甲"]))
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(VersionsStopped, match=job.batch_id):
+        write_versions(
+            job, tmp_path / "versions.parquet", loaded_at=datetime(2026, 1, 3), stop=stop
+        )
+    assert not (tmp_path / "versions.parquet").exists()
+
+
+def test_versions_ahead_are_written_once_and_their_scratch_removed(tmp_path: Path) -> None:
+    job = _job(tmp_path, _lists([("A", "B", date(2026, 1, 1))], ["甲"]))
+    with versions_ahead(job, loaded_at=datetime(2026, 1, 3)) as pending:
+        first, again = pending.result(), pending.result()
+        assert first is again  # every attempt of a retried load takes the same file
+        assert pl.read_parquet(first.path)["subject_name"].to_list() == ["甲"]
+    assert not first.path.exists()
+    assert not list(tmp_path.glob(".load-*"))

@@ -83,12 +83,16 @@ def record_loaded(
     finished_at: datetime,
     message: str | None,
     resource: str | None = None,
+    failed_before: bool = True,
 ) -> None:
     """Replace any failed attempts of the batch by its ``loaded`` row.
 
     ``resource`` defaults to the one the batch id names (:func:`resource_of`).
+    ``failed_before=False``: the transaction read the batch's ledger rows and found no
+    failed attempt, so nothing is deleted (a DELETE that finds nothing still took 0.06 s).
     """
-    _run(con, lake, "batch_clear_attempts", batch_id=batch_id)
+    if failed_before:
+        _run(con, lake, "batch_clear_attempts", batch_id=batch_id)
     _run(
         con,
         lake,

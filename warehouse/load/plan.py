@@ -14,7 +14,9 @@ version time) is joined on the keys to the current core rows, and the temporary 
 
 Rows superseded by a newer row of their key in the same batch never reach the versions
 file; they are counted there (``superseded_in_delivery``). Only keys, hashes and version
-times are read, from the file and from core: the rows themselves are not copied.
+times are read, from the file and from core: the rows themselves are not copied. Into an
+empty core table (a table's first load) every version is an ``insert``, and nothing is
+joined (:func:`any_row`).
 """
 
 from __future__ import annotations
@@ -121,6 +123,16 @@ def incoming_statement(model: type[CanonicalRecord], lake: str) -> exp.Create:
         expression=planned,
         properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
     )
+
+
+def any_row(model: type[CanonicalRecord], lake: str) -> exp.Select:
+    """One row of the core table if it has any: whether there is anything to plan against.
+
+    >>> from schemas.records import table
+    >>> any_row(table("core.person"), "lake").sql("duckdb")
+    'SELECT 1 FROM lake.core.person LIMIT 1'
+    """
+    return exp.select(exp.Literal.number(1)).from_(lake_table(model, lake)).limit(1)
 
 
 def written_keys(model: type[CanonicalRecord]) -> exp.Select:
