@@ -56,13 +56,15 @@ PROVENANCE_IN = (SOURCE, SOURCE_ROW)
 
 Step = Callable[[pl.LazyFrame], pl.LazyFrame]
 
-#: Most source rows normalized at a time when a batch is written: a larger delivery is cut
-#: into equal chunks (:func:`chunk_size`). Measured staging the 5M-resident population
-#: export (5,050,096 rows), peak RSS: 5 chunks of 1,010,020 rows 3.0-3.3 GiB, 6 of 841,683
-#: 2.5-2.9 GiB (earlier, 1.5M-row chunks 3.7 GiB), CPU time alike within the machine's
-#: noise. And at 1.25M a 1M export stays one chunk: each chunk costs about 0.6 s whatever
-#: its size.
-CHUNK_ROWS = 1_250_000
+#: The largest delivery normalized in one piece (a 1M-row export stays one chunk: each
+#: chunk has fixed costs of about 0.6 s, whatever its rows).
+ONE_CHUNK_ROWS = 1_250_000
+#: Most source rows of a chunk when a larger delivery is cut into equal chunks
+#: (:func:`chunk_size`). Measured staging the 5M-resident population export (5,050,096
+#: rows), pull and stage in one process, median of 3 pairs: 8 chunks of 631,263 rows took
+#: 23.8 s and 2.39 GiB at peak, 5 of 1,010,020 25.1 s and 3.10 GiB (fewer fresh pages
+#: faulted in per chunk; 6 of 841,683 had peaked at 2.5-2.9 GiB, 1.5M-row chunks 3.7).
+CHUNK_ROWS = 700_000
 # Staging files live for minutes between two tasks: fast to write beats small. Measured on
 # the 1M-resident population's valid rows: lz4 0.9 CPU-s to write (152 MB), uncompressed
 # 0.5 CPU-s (248 MB); DuckDB reads either in the same time (1.2 CPU-s).
@@ -178,7 +180,7 @@ class NormalizedBatch:
         >>> valid, dups, out.rows
         ([('a', 1), ('b', 2), ('c', 4)], [3, 5], (3, 0, 2))
         """
-        chunk_rows = chunk_rows or chunk_size(rows_hint, CHUNK_ROWS)
+        chunk_rows = chunk_rows or chunk_size(rows_hint, most=CHUNK_ROWS, whole=ONE_CHUNK_ROWS)
         folder.mkdir(parents=True, exist_ok=True)
         parts_dir = folder / "valid"
         # A rerun (after a failure) starts from nothing: a stale part would be read as valid.
@@ -280,22 +282,24 @@ class NormalizedBatch:
         return found
 
 
-def chunk_size(rows: int | None, most: int) -> int:
-    """Rows per chunk for a delivery of about ``rows`` rows: equal chunks of at most
-    ``most``, rather than full ones and a small rest (each chunk has fixed costs of about
-    0.6 s, whatever its rows: 5,050,096 rows were 4 x 1.25M and 50,096).
+def chunk_size(rows: int | None, *, most: int, whole: int) -> int:
+    """Rows per chunk for a delivery of about ``rows`` rows: one chunk below ``whole`` rows,
+    else equal chunks of at most ``most``, rather than full ones and a small rest (each
+    chunk has fixed costs of about 0.6 s, whatever its rows: 5,050,096 rows were once
+    4 x 1.25M and 50,096).
 
     Sized for one row more than expected, so that the last chunk comes up short, which
-    ends the reading without a probe of an empty slice. Without a count (or one that fits
-    in a chunk), ``most``: an undercounted hint never makes chunks smaller than half of it.
+    ends the reading without a probe of an empty slice. Without a count, chunks of
+    ``whole``: a delivery of unknown size is read as it was before there were counts.
 
-    >>> chunk_size(5_050_096, 1_250_000), chunk_size(1_000_000, 1_250_000)
-    (1010020, 1250000)
-    >>> chunk_size(2_499_999, 1_250_000), chunk_size(None, 1_250_000)
-    (1250000, 1250000)
+    >>> sizes = {"most": 700_000, "whole": 1_250_000}
+    >>> chunk_size(5_050_096, **sizes), chunk_size(1_000_000, **sizes)
+    (631263, 1250000)
+    >>> chunk_size(2_499_999, **sizes), chunk_size(None, **sizes)
+    (625000, 1250000)
     """
-    if not rows or rows < most:
-        return most
+    if rows is None or rows < whole:
+        return whole
     chunks = -(-(rows + 1) // most)
     return -(-(rows + 1) // chunks)
 

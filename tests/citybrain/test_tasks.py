@@ -165,6 +165,7 @@ def test_a_delivery_normalized_in_chunks_loads_as_one_pass_would(
             (drop / path.name).write_bytes(path.read_bytes())
         if chunk_rows:
             monkeypatch.setattr(batch_module, "CHUNK_ROWS", chunk_rows)
+            monkeypatch.setattr(batch_module, "ONE_CHUNK_ROWS", chunk_rows)
         else:
             monkeypatch.undo()
         staged = [

@@ -319,11 +319,15 @@ def test_a_delivery_is_split_into_equal_chunks_by_its_row_count(tmp_path, monkey
     from transforms import batch as batch_module
 
     monkeypatch.setattr(batch_module, "CHUNK_ROWS", 10)
+    monkeypatch.setattr(batch_module, "ONE_CHUNK_ROWS", 20)
     rows = [(f"k{i}", 1) for i in range(23)]  # 3 chunks of 8, 8, 7 rather than 10, 10, 3
     out = _chunked(rows).write(tmp_path, rows_hint=len(rows))
     parts = sorted(out.valid_path.glob("part-*.parquet"))
     assert [pl.read_parquet(p).height for p in parts] == [8, 8, 7]
-    # Without a count, chunks of CHUNK_ROWS.
+    # Without a count, chunks of ONE_CHUNK_ROWS.
     out = _chunked(rows).write(tmp_path / "no_hint")
     parts = sorted(out.valid_path.glob("part-*.parquet"))
-    assert [pl.read_parquet(p).height for p in parts] == [10, 10, 3]
+    assert [pl.read_parquet(p).height for p in parts] == [20, 3]
+    # A delivery below ONE_CHUNK_ROWS is one chunk, whatever CHUNK_ROWS says.
+    out = _chunked(rows[:19]).write(tmp_path / "small", rows_hint=19)
+    assert out.valid_path.is_file() and pl.read_parquet(out.valid_path).height == 19
