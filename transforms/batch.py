@@ -60,11 +60,12 @@ Step = Callable[[pl.LazyFrame], pl.LazyFrame]
 #: chunk has fixed costs of about 0.6 s, whatever its rows).
 ONE_CHUNK_ROWS = 1_250_000
 #: Most source rows of a chunk when a larger delivery is cut into equal chunks
-#: (:func:`chunk_size`). Measured staging the 5M-resident population export (5,050,096
-#: rows), pull and stage in one process, median of 3 pairs: 8 chunks of 631,263 rows took
-#: 23.8 s and 2.39 GiB at peak, 5 of 1,010,020 25.1 s and 3.10 GiB (fewer fresh pages
-#: faulted in per chunk; 6 of 841,683 had peaked at 2.5-2.9 GiB, 1.5M-row chunks 3.7).
-CHUNK_ROWS = 700_000
+#: (:func:`chunk_size`). Smaller chunks fault in fewer fresh pages each, which this kind of
+#: VM pays dearly for. Measured staging the 5M-resident population export (5,050,096
+#: rows), pull and stage in one process, median of 3 pairs each: 5 chunks of 1,010,020
+#: rows 25.1 s and 3.10 GiB at peak; 8 of 631,263 23.8 s (the pairs 1.01-1.11x faster)
+#: and 2.39 GiB; 12 of 420,842 a further 1.03-1.06x faster and 1.99 GiB.
+CHUNK_ROWS = 450_000
 # Staging files live for minutes between two tasks: fast to write beats small. Measured on
 # the 1M-resident population's valid rows: lz4 0.9 CPU-s to write (152 MB), uncompressed
 # 0.5 CPU-s (248 MB); DuckDB reads either in the same time (1.2 CPU-s).
@@ -292,11 +293,11 @@ def chunk_size(rows: int | None, *, most: int, whole: int) -> int:
     ends the reading without a probe of an empty slice. Without a count, chunks of
     ``whole``: a delivery of unknown size is read as it was before there were counts.
 
-    >>> sizes = {"most": 700_000, "whole": 1_250_000}
+    >>> sizes = {"most": 450_000, "whole": 1_250_000}
     >>> chunk_size(5_050_096, **sizes), chunk_size(1_000_000, **sizes)
-    (631263, 1250000)
+    (420842, 1250000)
     >>> chunk_size(2_499_999, **sizes), chunk_size(None, **sizes)
-    (625000, 1250000)
+    (416667, 1250000)
     """
     if rows is None or rows < whole:
         return whole
