@@ -64,7 +64,8 @@ ONE_CHUNK_ROWS = 1_250_000
 #: VM pays dearly for. Measured staging the 5M-resident population export (5,050,096
 #: rows), pull and stage in one process, median of 3 pairs each: 5 chunks of 1,010,020
 #: rows 25.1 s and 3.10 GiB at peak; 8 of 631,263 23.8 s (the pairs 1.01-1.11x faster)
-#: and 2.39 GiB; 12 of 420,842 a further 1.03-1.06x faster and 1.99 GiB.
+#: and 2.39 GiB; 12 of 420,842 a further 1.03-1.06x faster and 1.99 GiB; 17 of 297,065
+#: 1.05-1.15x slower again (1.68 GiB): the fixed costs of a chunk begin to tell.
 CHUNK_ROWS = 450_000
 # Staging files live for minutes between two tasks: fast to write beats small. Measured on
 # the 1M-resident population's valid rows: lz4 0.9 CPU-s to write (152 MB), uncompressed
