@@ -34,6 +34,7 @@ from functools import cached_property
 from pathlib import Path
 
 import polars as pl
+import polars.selectors as cs
 
 from schemas.errors import TerminalError
 from transforms.staged import SUPERSEDED, scan_valid  # noqa: F401 (the doctest reads with it)
@@ -198,8 +199,12 @@ class NormalizedBatch:
         # when the loser was in the chunk at hand, else where to read it back.
         beaten_here: list[pl.DataFrame] = []
         beaten_before: list[pl.DataFrame] = []
+        # The chunk before, as received: versions beaten across chunks stand there, as a
+        # key's versions tend to sit near each other (all of the 5M-resident population
+        # export's, whose raw records were read back from the delivery otherwise: 1.1 s).
+        previous: pl.DataFrame | None = None
         rows_valid = 0
-        for offset, chunk in self._chunks(chunk_rows):
+        for index, (offset, chunk) in enumerate(self._chunks(chunk_rows)):
             valid, bad, dups = pl.collect_all(self.ending(chunk.lazy()))
             part = parts_dir / f"part-{len(parts):05d}.parquet"
             valid.write_parquet(part, **STAGING_PARQUET)
@@ -210,8 +215,16 @@ class NormalizedBatch:
             here, before = versions.meet(chunk, valid.get_column(SOURCE_ROW), offset)
             if here.len():
                 beaten_here.append(_superseded_rows(chunk.lazy(), here))
+            if before.height and previous is not None:
+                just_before = pl.col(_CHUNK) == index - 1
+                lost = before.filter(just_before).get_column(SOURCE_ROW)
+                found = _superseded_rows(previous.lazy(), lost) if lost.len() else None
+                if found is not None and found.height == lost.len():
+                    beaten_here.append(found)
+                    before = before.filter(~just_before)
             if before.height:
                 beaten_before.append(before)
+            previous = chunk.select(SOURCE, SOURCE_ROW, cs.starts_with(RAW_PREFIX))
         if not parts:  # an empty delivery: still three files, with their columns
             valid, bad, dups = self.collect()
             parts.append(parts_dir / "part-00000.parquet")
