@@ -135,6 +135,24 @@ def test_written_in_chunks_equals_collected_at_once(
         assert superseded.isdisjoint(valid["_source_row"])
 
 
+@pytest.mark.parametrize("chunk_rows", [3, 100])
+def test_valid_files_say_their_business_key_is_unique(tmp_path, chunk_rows: int) -> None:
+    # The load trusts this instead of counting the keys again: it must hold for the parts
+    # together, once the superseded rows are left out.
+    import json
+
+    from transforms.batch import UNIQUE_KEY_METADATA
+
+    rows = [("a", 1), ("b", 1), ("c", 1), ("a", 2), ("b", 0), ("d", 1)]
+    out = _chunked(rows).write(tmp_path, chunk_rows=chunk_rows)
+    files = sorted(out.valid_path.glob("part-*.parquet")) or [out.valid_path]
+    assert len(files) == (2 if chunk_rows == 3 else 1)
+    for f in files:
+        assert pl.read_parquet_metadata(f)[UNIQUE_KEY_METADATA] == json.dumps(["k"])
+    keys = scan_valid(out.valid_path).select("k").collect()["k"]
+    assert keys.is_unique().all() and keys.len() == 4
+
+
 def test_an_empty_delivery_writes_three_empty_files(tmp_path) -> None:
     out = _lazy_batch([], [], set()).write(tmp_path)
     assert out.rows == (0, 0, 0)
@@ -195,8 +213,15 @@ def _raw(rows: list[tuple[str, int | None]], row: int) -> str:
 # are fillers. (rows, winner, losers, superseded: the losers that their own chunk kept)
 _FILL = [("x2", 1), ("x3", 1)], [("x5", 1), ("x6", 1)], [("x8", 1), ("x9", 1)]
 ACROSS_CHUNKS = {
-    # the loser is in an earlier chunk: its raw record is read back from the delivery
+    # the loser is in the chunk before: its raw record comes from that chunk, still in memory
     "earlier_chunk_loses": ([("a", 1), *_FILL[0], ("a", 2), *_FILL[1]], 4, [1], [1]),
+    # the loser is two chunks back, no longer in memory: its raw record is read back
+    "two_chunks_back_loses": (
+        [("a", 1), *_FILL[0], ("x4", 1), *_FILL[1], ("a", 2), *_FILL[2]],
+        7,
+        [1],
+        [1],
+    ),
     # the loser is in the chunk at hand: its raw record comes from that chunk
     "current_chunk_loses": ([("a", 2), *_FILL[0], ("a", 1), *_FILL[1]], 1, [4], [4]),
     # the same update time: the later source row wins
@@ -262,6 +287,24 @@ def test_a_key_across_chunks_keeps_its_newest_version(
     assert sorted(at_once.rows()) == dups.rows()
 
 
+def test_versions_beaten_in_the_chunk_before_are_not_read_back(tmp_path, monkeypatch) -> None:
+    # Reading back costs a pass over the delivery; the chunk before is still in memory.
+    from transforms.batch import NormalizedBatch
+
+    read_back: list[int] = []
+    original = NormalizedBatch._read_back
+
+    def spy(self, beaten):
+        read_back.extend(beaten["_source_row"].to_list())
+        return original(self, beaten)
+
+    monkeypatch.setattr(NormalizedBatch, "_read_back", spy)
+    _chunked(ACROSS_CHUNKS["earlier_chunk_loses"][0]).write(tmp_path / "near", chunk_rows=3)
+    assert read_back == []
+    _chunked(ACROSS_CHUNKS["two_chunks_back_loses"][0]).write(tmp_path / "far", chunk_rows=3)
+    assert read_back == [1]
+
+
 @pytest.mark.parametrize("collide", [False, True], ids=["hashed", "all_hashes_collide"])
 @pytest.mark.parametrize("seed", range(3))
 def test_a_key_of_two_columns_meets_across_chunks_as_at_once(
@@ -303,16 +346,22 @@ def test_a_key_of_two_columns_meets_across_chunks_as_at_once(
     assert valid.height == 9
 
 
-def test_raw_records_are_found_when_a_step_reorders_rows(tmp_path) -> None:
-    # Versions beaten in an earlier chunk are read back where they stood in the delivery;
-    # a step that reorders its chunk's rows moves them, and the whole delivery is searched.
-    rows = [("a", 1), ("x2", 1), ("x3", 1), ("a", 2), ("b", 1), ("x6", 1), ("b", 2)]
+@pytest.mark.parametrize(
+    "rows",
+    [
+        # beaten in the chunk before: found in it by row number, wherever the step put them
+        [("a", 1), ("x2", 1), ("x3", 1), ("a", 2), ("b", 1), ("x6", 1), ("b", 2)],
+        # beaten two chunks back: read back from where they stood in the delivery, which
+        # the step moved them from, so the whole delivery is searched
+        [("a", 1), ("x2", 1), ("x3", 1), ("b", 1), ("x5", 1), ("x6", 1), ("a", 2), ("b", 2)],
+    ],
+    ids=["chunk_before", "two_chunks_back"],
+)
+def test_raw_records_are_found_when_a_step_reorders_rows(tmp_path, rows) -> None:
     out = _chunked(rows, steps=lambda frame: begin(frame).reverse()).write(tmp_path, chunk_rows=3)
     dups = pl.read_parquet(out.duplicates_path).sort("_source_row")
-    assert dups.select("_source_row", "raw_record").rows() == [
-        (1, _raw(rows, 1)),
-        (5, _raw(rows, 5)),
-    ]
+    losers = [1, 4] if rows[3][0] == "b" else [1, 5]
+    assert dups.select("_source_row", "raw_record").rows() == [(r, _raw(rows, r)) for r in losers]
 
 
 def test_a_delivery_is_split_into_equal_chunks_by_its_row_count(tmp_path, monkeypatch) -> None:

@@ -193,6 +193,37 @@ def test_one_version_per_compound_key(
     assert (versions.rows, versions.superseded) == (len(kept), 2 - len(kept))
 
 
+@pytest.mark.parametrize(
+    ("marked", "counted"),
+    [
+        (None, True),  # a file from elsewhere: its keys are counted
+        (["subject_code", "list_type", "listed_at"], False),  # as the stage writes it
+        (["subject_code"], True),  # another key's promise is not this one's
+    ],
+)
+def test_keys_are_counted_unless_the_stage_marked_them_unique(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, marked: list[str] | None, counted: bool
+) -> None:
+    import json
+
+    from transforms.batch import UNIQUE_KEY_METADATA
+
+    rows = _lists([("A", "B", date(2026, 1, 1)), ("A", "C", date(2026, 1, 1))], ["甲", "乙"])
+    job = _job(tmp_path, rows)
+    if marked is not None:
+        staged = pl.read_parquet(job.valid_path)
+        staged.write_parquet(job.valid_path, metadata={UNIQUE_KEY_METADATA: json.dumps(marked)})
+    scans: list[Path] = []
+    scan = versions_module.scan_valid
+    monkeypatch.setattr(
+        versions_module, "scan_valid", lambda path: scans.append(path) or scan(path)
+    )
+    versions = write_versions(job, tmp_path / "versions.parquet", loaded_at=datetime(2026, 1, 3))
+    # One scan reads the versions; a second one counts the keys.
+    assert len(scans) == (2 if counted else 1)
+    assert versions.rows == 2
+
+
 # --- writing ahead of the lake ---------------------------------------------------------------
 
 

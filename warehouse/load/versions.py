@@ -18,6 +18,7 @@ registrations about 2 s.
 from __future__ import annotations
 
 import io
+import json
 import shutil
 import threading
 import uuid
@@ -31,7 +32,8 @@ import polars_hash  # noqa: F401  (registers the ``nchash`` namespace on express
 
 from schemas.errors import CitybrainError
 from schemas.generate import HISTORY_COLUMNS, polars_schema
-from transforms.staged import scan_valid
+from transforms.batch import UNIQUE_KEY_METADATA
+from transforms.staged import VALID_PARTS, scan_valid
 from warehouse.load.staging import RECEIVED_AT
 
 if TYPE_CHECKING:
@@ -233,6 +235,17 @@ class _StoppableFile(io.RawIOBase):
         super().close()
 
 
+def _unique_keys_marked(valid: Path, keys: list[str]) -> bool:
+    """Whether every staged file at ``valid`` says it holds one row per ``keys``, as the
+    stage writes them (:data:`transforms.batch.UNIQUE_KEY_METADATA`). A file from
+    elsewhere (a replay's, a hand-made one) says nothing, and its keys are counted."""
+    files = sorted(valid.glob(VALID_PARTS)) if valid.is_dir() else [valid]
+    wanted = json.dumps(keys)
+    return bool(files) and all(
+        pl.read_parquet_metadata(f).get(UNIQUE_KEY_METADATA) == wanted for f in files
+    )
+
+
 def write_versions(
     job: LoadInput, path: Path, *, loaded_at: datetime, stop: threading.Event | None = None
 ) -> Versions:
@@ -250,7 +263,10 @@ def write_versions(
     # a 64-bit hash of the key, which counts in less than half the time strings do:
     # distinct hashes mean distinct keys, and a collision only takes the sort, always right.
     key = _weighted_sum([_bytes(pl.col(k), fields[k]).nchash.xxh3_64() for k in keys], pl.UInt64)
-    repeated = scan_valid(job.valid_path).select(key.n_unique() != pl.len()).collect().item()
+    repeated = (
+        not _unique_keys_marked(job.valid_path, keys)
+        and scan_valid(job.valid_path).select(key.n_unique() != pl.len()).collect().item()
+    )
     frame = version_frame(job, loaded_at=loaded_at)
     if repeated:
         frame = newest_per_key(frame, keys)
