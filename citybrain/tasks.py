@@ -3,13 +3,23 @@
 The Airflow DAGs and ``citybrain ingest`` call exactly these, so a run outside Airflow
 takes the same code path. Each returns pointers and counts (JSON-able), never frames
 (DESIGN.md decision 8). Heavy modules are imported inside the functions.
+
+What travels between them: the pull hands on :class:`PulledDelivery` (the raw zone's
+delivery, plus whether the lake's ledger had loaded its batch already); the stage hands
+on a :class:`~transforms.staged.StagedBatch` (normalized rows on disk) or, for a batch
+loaded already, a :class:`SkippedBatch` (nothing read, nothing written); the load turns
+either into a :class:`~warehouse.load.BatchResult`.
 """
 
 from __future__ import annotations
 
+import logging
 import shutil
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict
 
 from feeds.delivery import RawDelivery
 from feeds.spec import FEEDS, ResourceSpec, feed
@@ -17,10 +27,84 @@ from schemas.settings import Settings, get_settings
 from transforms.staged import StagedBatch
 
 if TYPE_CHECKING:
-    pass
+    from warehouse.load.ledger import LedgerRow
+
+logger = logging.getLogger(__name__)
 
 # One slot: one lake writer at a time (DESIGN.md decision 6). The demo creates it.
 LAKE_WRITER_POOL = "lake_writer"
+
+SKIPPED_DUPLICATE = "skipped_duplicate"
+"""The status of a batch the lake had loaded already (``BatchResult.status`` too)."""
+
+
+class LoadedBefore(BaseModel):
+    """The ledger's ``loaded`` row of a batch (``meta.batches``), as the pull read it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rows_in: int
+    rows_loaded: int
+    rows_quarantined: int
+    rows_duplicate: int
+    finished_at: datetime | None = None  # when it loaded (UTC, as the ledger keeps it)
+
+
+class PulledDelivery(RawDelivery):
+    """What the pull hands on (XCom): a delivery of the raw zone, and what the lake knew of it.
+
+    ``loaded`` is lake state, so only the pull sets it, on the copy it hands on; the raw
+    zone's ``delivery.json`` stays a plain :class:`RawDelivery`. None: not loaded when
+    the pull looked (or an XCom value from before this field), so the stage normalizes.
+    """
+
+    loaded: LoadedBefore | None = None
+
+
+class SkippedBatch(BaseModel):
+    """What the stage hands on for a batch the lake had loaded already: nothing was staged.
+
+    The delivery was neither read nor normalized, so there are no files and no staged
+    counts; the rows are the ledger's, as a load that skips reports them. The load turns
+    it into ``BatchResult(status="skipped_duplicate")`` without opening the lake.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Tells it apart from a StagedBatch in XCom, where both are plain dicts.
+    status: Literal["skipped_duplicate"] = SKIPPED_DUPLICATE
+    batch_id: str
+    feed: str
+    resource: str
+    table: str
+    source: str
+    delivery_sha256: str
+    received_at: datetime
+    rows_in: int
+    rows_loaded: int
+    rows_quarantined: int
+    rows_duplicate: int
+    loaded_at: datetime | None = None  # the ledger's finished_at
+
+    def reconciles(self) -> bool:
+        """The ledger's counts add up (DESIGN.md decision 5)."""
+        return self.rows_in == self.rows_loaded + self.rows_quarantined + self.rows_duplicate
+
+
+def as_staged(value: dict[str, Any] | StagedBatch | SkippedBatch) -> StagedBatch | SkippedBatch:
+    """A stage's output (an XCom dict, or the model itself) as its model.
+
+    >>> as_staged({"status": "skipped_duplicate", "batch_id": "credit-penalties-0a1b",
+    ...     "feed": "credit", "resource": "penalties", "table": "core.credit_penalty",
+    ...     "source": "/drop/x.csv", "delivery_sha256": "0a1b", "received_at": "2026-01-02T08:00:00Z",
+    ...     "rows_in": 3, "rows_loaded": 2, "rows_quarantined": 1, "rows_duplicate": 0}).reconciles()
+    True
+    """
+    if isinstance(value, StagedBatch | SkippedBatch):
+        return value
+    if value.get("status") == SKIPPED_DUPLICATE:
+        return SkippedBatch.model_validate(value)
+    return StagedBatch.model_validate(value)
 
 
 def asset_uri(feed_name: str) -> str:
@@ -47,16 +131,19 @@ def pull_feed(
     """Pull every resource of a feed into the raw zone; return the deliveries as dicts.
 
     Without ``since``, each resource continues from its watermark in ``meta.watermarks``.
+    Each delivery is a :class:`PulledDelivery`: a file still in the drop folder comes
+    back as stored the first time, and when the ledger shows its batch loaded the pull
+    says so, and the stage passes it through without reading it.
     """
     import duckdb
 
     from feeds.connectors import pull
     from warehouse.lake import attach, lake_exists
-    from warehouse.load import read_watermark, register_delivery
+    from warehouse.load import batch_rows, read_watermark, register_delivery
 
     settings = settings or get_settings()
-    # One attach serves every watermark read and registration: attaching (extensions,
-    # catalog) costs more than all of them together.
+    # One attach serves every watermark read, registration and ledger look-up: attaching
+    # (extensions, catalog) costs more than all of them together.
     lake: duckdb.DuckDBPyConnection | None = None
 
     def lake_con() -> duckdb.DuckDBPyConnection:
@@ -87,26 +174,78 @@ def pull_feed(
                     received_at=delivery.received_at,
                     con=lake_con(),
                 )
-                out.append(delivery.model_dump(mode="json"))
+                rows = batch_rows(lake_con(), settings.lake_name, delivery.batch_id)
+                pulled = PulledDelivery(**dict(delivery), loaded=_loaded_before(rows))
+                out.append(pulled.model_dump(mode="json"))
     finally:
         if lake is not None:
             lake.close()
     return out
 
 
+def _loaded_before(rows: list[LedgerRow]) -> LoadedBefore | None:
+    done = next((r for r in rows if r.status == "loaded"), None)
+    if done is None:
+        return None
+    return LoadedBefore(
+        rows_in=done.rows_in,
+        rows_loaded=done.rows_loaded,
+        rows_quarantined=done.rows_quarantined,
+        rows_duplicate=done.rows_duplicate,
+        finished_at=done.finished_at,
+    )
+
+
+def _pulled(delivery: dict[str, Any] | RawDelivery) -> PulledDelivery:
+    if isinstance(delivery, PulledDelivery):
+        return delivery
+    if isinstance(delivery, RawDelivery):
+        return PulledDelivery(**dict(delivery))
+    return PulledDelivery.model_validate(delivery)
+
+
 def stage_delivery(
     delivery: dict[str, Any] | RawDelivery, *, settings: Settings | None = None
 ) -> dict[str, Any]:
-    """Normalize one delivery and write its valid, rejected and duplicate rows as Parquet."""
+    """Normalize one delivery and write its valid, rejected and duplicate rows as Parquet.
+
+    A delivery the pull found loaded already (``PulledDelivery.loaded``) is passed
+    through untouched as a :class:`SkippedBatch`: normalizing it again (3 s per million
+    rows) would only be thrown away by the load. Trusting the pull is safe because
+    nothing un-loads a batch (the ledger has no such transition); a batch the pull saw
+    not loaded is normalized, and the load checks again in its transaction.
+    """
+    settings = settings or get_settings()
+    raw = _pulled(delivery)
+    res = _resource(raw.feed, raw.resource)
+    if raw.loaded is not None:
+        logger.info(
+            "batch %s from %s is in the lake already (loaded %s): not normalized again",
+            raw.batch_id,
+            raw.source,
+            raw.loaded.finished_at,
+        )
+        return SkippedBatch(
+            batch_id=raw.batch_id,
+            feed=raw.feed,
+            resource=raw.resource,
+            table=res.table,
+            source=raw.source,
+            delivery_sha256=raw.sha256,
+            received_at=raw.received_at,
+            rows_in=raw.loaded.rows_in,
+            rows_loaded=raw.loaded.rows_loaded,
+            rows_quarantined=raw.loaded.rows_quarantined,
+            rows_duplicate=raw.loaded.rows_duplicate,
+            loaded_at=raw.loaded.finished_at,
+        ).model_dump(mode="json")
+
     from citybrain.keys import person_key
     from feeds.connectors import read_delivery
     from transforms import normalizer
     from transforms.context import NormalizeContext
     from warehouse.directory import authority_directory
 
-    settings = settings or get_settings()
-    raw = delivery if isinstance(delivery, RawDelivery) else RawDelivery.model_validate(delivery)
-    res = _resource(raw.feed, raw.resource)
     ctx = NormalizeContext(
         fields=res.fields,
         today=raw.received_at.date(),
@@ -143,14 +282,22 @@ def staged_dir(settings: Settings) -> Path:
 
 
 def load_staged(
-    staged: dict[str, Any] | StagedBatch, *, settings: Settings | None = None
+    staged: dict[str, Any] | StagedBatch | SkippedBatch, *, settings: Settings | None = None
 ) -> dict[str, Any]:
-    """Commit a staged batch to the lake in one transaction; return its counts."""
-    from warehouse.load import load_batch
+    """Commit a staged batch to the lake in one transaction; return its counts.
+
+    A :class:`SkippedBatch` reports what ``load_batch`` reports for a batch loaded
+    already (status ``skipped_duplicate``, the ledger's counts, no snapshot), without
+    opening the lake.
+    """
+    from warehouse.load import load_batch, skipped_result
     from warehouse.spatial import enrich_addresses
 
     settings = settings or get_settings()
-    batch = staged if isinstance(staged, StagedBatch) else StagedBatch.model_validate(staged)
+    batch = as_staged(staged)
+    if isinstance(batch, SkippedBatch):
+        result = skipped_result(batch.batch_id, batch.feed, batch.table, batch)
+        return result.model_dump(mode="json")
     # Addresses are placed in the city's areas at load time: the boundaries they need are
     # loaded just before them (load_all orders a feed's resources).
     batch = enrich_addresses(settings, batch, fields=_resource(batch.feed, batch.resource).fields)
@@ -185,8 +332,9 @@ def load_all(
 
     Order matters for history only (newest-update-wins protects current rows either way):
     loading in receipt order keeps each key's SCD2 versions in the order they happened.
+    Batches the stage passed through (:class:`SkippedBatch`) report their skip in place.
     """
-    batches = [s if isinstance(s, StagedBatch) else StagedBatch.model_validate(s) for s in staged]
+    batches = [as_staged(s) for s in staged]
     # A feed's resources load in spec order (boundaries before the addresses placed in
     # them), each resource's deliveries in the order they were received.
     order = {

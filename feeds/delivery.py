@@ -3,6 +3,10 @@
 A ``RawDelivery`` is a pointer (paths, hash, counts), small enough for XCom
 (DESIGN.md decision 8). ``read_delivery`` turns it into a LazyFrame of strings with the
 department's own field names plus ``_source`` and ``_source_row``, ready for transforms.
+
+It is also the raw zone's record of the delivery (``delivery.json``), so it describes only
+what was received, never the lake's state: the pull task adds whether the batch is loaded
+already on the copy it hands on (``citybrain.tasks.PulledDelivery``).
 """
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ loads quarantined rows again after a fix (``citybrain quarantine replay``).
 
 from __future__ import annotations
 
-from warehouse.load.batch import load_batch
-from warehouse.load.ledger import read_watermark, record_failure, register_delivery
+from warehouse.load.batch import load_batch, skipped_result
+from warehouse.load.ledger import batch_rows, read_watermark, record_failure, register_delivery
 from warehouse.load.plan import Action
 from warehouse.load.result import BatchRef, BatchResult, DuplicateBreakdown, ReconciliationError
 from warehouse.load.staging import StagedBatchError
@@ -24,8 +24,10 @@ __all__ = [
     "DuplicateBreakdown",
     "ReconciliationError",
     "StagedBatchError",
+    "batch_rows",
     "load_batch",
     "read_watermark",
     "record_failure",
     "register_delivery",
+    "skipped_result",
 ]

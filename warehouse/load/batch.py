@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from contextlib import ExitStack, contextmanager
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import duckdb
 from sqlglot import exp
@@ -276,11 +276,30 @@ def _apply(
     )
 
 
-def _skipped(job: LoadInput, row: ledger.LedgerRow) -> BatchResult:
+class LedgerCounts(Protocol):
+    """The counts of a batch's ``loaded`` ledger row: a :class:`ledger.LedgerRow`, or a
+    copy of one handed on through XCom (the pull reads it to spare a re-normalize)."""
+
+    @property
+    def rows_in(self) -> int: ...
+    @property
+    def rows_loaded(self) -> int: ...
+    @property
+    def rows_quarantined(self) -> int: ...
+    @property
+    def rows_duplicate(self) -> int: ...
+
+
+def skipped_result(batch_id: str, feed: str, table: str, row: LedgerCounts) -> BatchResult:
+    """What loading a batch the ledger shows loaded reports: the ledger's counts, no snapshot.
+
+    The same result whether the load found the ``loaded`` row in its transaction or the
+    pull found it first and nothing was staged (``citybrain.tasks``).
+    """
     return BatchResult(
-        batch_id=job.batch_id,
-        feed=job.feed,
-        table=job.table,
+        batch_id=batch_id,
+        feed=feed,
+        table=table,
         status="skipped_duplicate",
         rows_in=row.rows_in,
         rows_loaded=row.rows_loaded,
@@ -310,7 +329,7 @@ def _attempt(
         done = next((r for r in rows if r.status == "loaded"), None)
         if done is not None:
             # Nothing written: the transaction commits no snapshot.
-            return _skipped(job, done)
+            return skipped_result(job.batch_id, job.feed, job.table, done)
         failed = sum(r.status == "failed" for r in rows)
         result = apply_batch(
             con,
