@@ -63,12 +63,14 @@ Step = Callable[[pl.LazyFrame], pl.LazyFrame]
 ONE_CHUNK_ROWS = 1_250_000
 #: Most source rows of a chunk when a larger delivery is cut into equal chunks
 #: (:func:`chunk_size`). Smaller chunks fault in fewer fresh pages each, which this kind of
-#: VM pays dearly for. Measured staging the 5M-resident population export (5,050,096
-#: rows), pull and stage in one process, median of 3 pairs each: 5 chunks of 1,010,020
-#: rows 25.1 s and 3.10 GiB at peak; 8 of 631,263 23.8 s (the pairs 1.01-1.11x faster)
-#: and 2.39 GiB; 12 of 420,842 a further 1.03-1.06x faster and 1.99 GiB; 17 of 297,065
-#: 1.05-1.15x slower again (1.68 GiB): the fixed costs of a chunk begin to tell.
-CHUNK_ROWS = 450_000
+#: VM pays dearly for; larger ones read the delivery again from its start fewer times (a
+#: CSV slice at an offset is found by reading up to it). Measured staging the 5M-resident
+#: population export (5,050,096 rows), pull and stage in one process: 5 chunks of
+#: 1,010,020 rows 25.1 s and 3.10 GiB at peak; 8 of 631,263 23.8 s and 2.39 GiB; 12 of
+#: 420,842 a further 1.03-1.06x faster and 1.99 GiB; 17 of 297,065 1.05-1.15x slower. Since
+#: the chunk before is kept for its raw records (:meth:`NormalizedBatch.write`), 8 chunks
+#: are 0.91x the wall time of 12 (median of 4 pairs, 0.82-1.06) at 2.8 GiB against 2.3.
+CHUNK_ROWS = 650_000
 # Staging files live for minutes between two tasks: fast to write beats small. Measured on
 # the 1M-resident population's valid rows: lz4 0.9 CPU-s to write (152 MB), uncompressed
 # 0.5 CPU-s (248 MB); DuckDB reads either in the same time (1.2 CPU-s).
@@ -330,11 +332,11 @@ def chunk_size(rows: int | None, *, most: int, whole: int) -> int:
     ends the reading without a probe of an empty slice. Without a count, chunks of
     ``whole``: a delivery of unknown size is read as it was before there were counts.
 
-    >>> sizes = {"most": 450_000, "whole": 1_250_000}
+    >>> sizes = {"most": 650_000, "whole": 1_250_000}
     >>> chunk_size(5_050_096, **sizes), chunk_size(1_000_000, **sizes)
-    (420842, 1250000)
+    (631263, 1250000)
     >>> chunk_size(2_499_999, **sizes), chunk_size(None, **sizes)
-    (416667, 1250000)
+    (625000, 1250000)
     """
     if rows is None or rows < whole:
         return whole
