@@ -80,15 +80,12 @@ class SkippedBatch(BaseModel):
     source: str
     delivery_sha256: str
     received_at: datetime
-    rows_in: int
-    rows_loaded: int
-    rows_quarantined: int
-    rows_duplicate: int
-    loaded_at: datetime | None = None  # the ledger's finished_at
+    loaded: LoadedBefore  # the ledger's counts, as the pull read them
 
     def reconciles(self) -> bool:
         """The ledger's counts add up (DESIGN.md decision 5)."""
-        return self.rows_in == self.rows_loaded + self.rows_quarantined + self.rows_duplicate
+        rows = self.loaded
+        return rows.rows_in == rows.rows_loaded + rows.rows_quarantined + rows.rows_duplicate
 
 
 def as_staged(value: dict[str, Any] | StagedBatch | SkippedBatch) -> StagedBatch | SkippedBatch:
@@ -97,7 +94,7 @@ def as_staged(value: dict[str, Any] | StagedBatch | SkippedBatch) -> StagedBatch
     >>> as_staged({"status": "skipped_duplicate", "batch_id": "credit-penalties-0a1b",
     ...     "feed": "credit", "resource": "penalties", "table": "core.credit_penalty",
     ...     "source": "/drop/x.csv", "delivery_sha256": "0a1b", "received_at": "2026-01-02T08:00:00Z",
-    ...     "rows_in": 3, "rows_loaded": 2, "rows_quarantined": 1, "rows_duplicate": 0}).reconciles()
+    ...     "loaded": {"rows_in": 3, "rows_loaded": 2, "rows_quarantined": 1, "rows_duplicate": 0}}).reconciles()
     True
     """
     if isinstance(value, StagedBatch | SkippedBatch):
@@ -187,13 +184,7 @@ def _loaded_before(rows: list[LedgerRow]) -> LoadedBefore | None:
     done = next((r for r in rows if r.status == "loaded"), None)
     if done is None:
         return None
-    return LoadedBefore(
-        rows_in=done.rows_in,
-        rows_loaded=done.rows_loaded,
-        rows_quarantined=done.rows_quarantined,
-        rows_duplicate=done.rows_duplicate,
-        finished_at=done.finished_at,
-    )
+    return LoadedBefore.model_validate(done, from_attributes=True)
 
 
 def _pulled(delivery: dict[str, Any] | RawDelivery) -> PulledDelivery:
@@ -202,6 +193,19 @@ def _pulled(delivery: dict[str, Any] | RawDelivery) -> PulledDelivery:
     if isinstance(delivery, RawDelivery):
         return PulledDelivery(**dict(delivery))
     return PulledDelivery.model_validate(delivery)
+
+
+def _batch_of(raw: RawDelivery, res: ResourceSpec) -> dict[str, Any]:
+    """What a staged or skipped batch says of the delivery it comes from."""
+    return {
+        "batch_id": raw.batch_id,
+        "feed": raw.feed,
+        "resource": raw.resource,
+        "table": res.table,
+        "source": raw.source,
+        "delivery_sha256": raw.sha256,
+        "received_at": raw.received_at,
+    }
 
 
 def stage_delivery(
@@ -225,20 +229,7 @@ def stage_delivery(
             raw.source,
             raw.loaded.finished_at,
         )
-        return SkippedBatch(
-            batch_id=raw.batch_id,
-            feed=raw.feed,
-            resource=raw.resource,
-            table=res.table,
-            source=raw.source,
-            delivery_sha256=raw.sha256,
-            received_at=raw.received_at,
-            rows_in=raw.loaded.rows_in,
-            rows_loaded=raw.loaded.rows_loaded,
-            rows_quarantined=raw.loaded.rows_quarantined,
-            rows_duplicate=raw.loaded.rows_duplicate,
-            loaded_at=raw.loaded.finished_at,
-        ).model_dump(mode="json")
+        return SkippedBatch(**_batch_of(raw, res), loaded=raw.loaded).model_dump(mode="json")
 
     from citybrain.keys import person_key
     from feeds.connectors import read_delivery
@@ -256,13 +247,7 @@ def stage_delivery(
     written = batch.write(staged_dir(settings) / raw.batch_id, rows_hint=raw.rows_hint)
     rows_valid, rows_rejected, rows_duplicate = written.rows
     staged = StagedBatch(
-        batch_id=raw.batch_id,
-        feed=raw.feed,
-        resource=raw.resource,
-        table=res.table,
-        source=raw.source,
-        delivery_sha256=raw.sha256,
-        received_at=raw.received_at,
+        **_batch_of(raw, res),
         valid_path=written.valid_path,
         rejected_path=written.rejected_path,
         duplicates_path=written.duplicates_path,
@@ -296,7 +281,7 @@ def load_staged(
     settings = settings or get_settings()
     batch = as_staged(staged)
     if isinstance(batch, SkippedBatch):
-        result = skipped_result(batch.batch_id, batch.feed, batch.table, batch)
+        result = skipped_result(batch.batch_id, batch.feed, batch.table, batch.loaded)
         return result.model_dump(mode="json")
     # Addresses are placed in the city's areas at load time: the boundaries they need are
     # loaded just before them (load_all orders a feed's resources).
