@@ -23,8 +23,11 @@ def run_ingest(feed: str, source: str | None, since: str | None) -> int:
         console.print(f"Nothing new for {feed}: every delivery is already in the lake.")
         return 0
     table = Table(title=f"ingest {feed}", box=box.SIMPLE_HEAVY)
-    for col in ("batch", "status", "rows in", "loaded", "quarantined", "duplicate"):
-        table.add_column(col, justify="left" if col in {"batch", "status"} else "right")
+    # On a narrow terminal the batch id folds; the status and the counts stay whole.
+    table.add_column("batch", overflow="fold")
+    table.add_column("status", no_wrap=True, min_width=len("skipped_duplicate"))
+    for col in ("rows in", "loaded", "quarantined", "duplicate"):
+        table.add_column(col, justify="right", no_wrap=True)
     for r in results:
         table.add_row(
             r["batch_id"],
