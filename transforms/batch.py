@@ -68,7 +68,8 @@ ONE_CHUNK_ROWS = 1_250_000
 #: 1,010,020 rows 25.1 s and 3.10 GiB at peak; 8 of 631,263 23.8 s and 2.39 GiB; 12 of
 #: 420,842 a further 1.03-1.06x faster and 1.99 GiB; 17 of 297,065 1.05-1.15x slower. Since
 #: the chunk before is kept for its raw records (:meth:`NormalizedBatch.write`), 8 chunks
-#: are 0.91x the wall time of 12 (median of 4 pairs, 0.82-1.06) at 2.8 GiB against 2.3.
+#: are 0.91x the wall time of 12 (median of 4 pairs, 0.82-1.06); 5 of 1,010,020 rows 1.07x
+#: slower again at 3.2 GiB. The 5M pipeline peaks at 2.4-2.55 GiB with 8.
 CHUNK_ROWS = 650_000
 # Staging files live for minutes between two tasks: fast to write beats small. Measured on
 # the 1M-resident population's valid rows: lz4 0.9 CPU-s to write (152 MB), uncompressed
@@ -311,9 +312,9 @@ def _superseded_at_hand(
     index: int,
 ) -> tuple[list[pl.DataFrame], pl.DataFrame]:
     """The duplicate rows whose raw records are in memory when chunk ``index`` is met: its
-    own versions that ``lost`` to an earlier chunk's, and the versions it ``beaten`` in the
-    chunk before (``previous``, its ``_raw.*`` columns). Returns them, and the beaten rows
-    left to read back from the delivery."""
+    own versions that ``lost`` to an earlier chunk's, and those of the chunk before
+    (``previous``, its ``_raw.*`` columns) among the versions it has ``beaten``. Returns
+    them, and the beaten rows left to read back from the delivery."""
     found = [_superseded_rows(chunk.lazy(), lost)] if lost.len() else []
     if beaten.height and previous is not None:
         just_before = pl.col(_CHUNK) == index - 1
