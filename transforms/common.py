@@ -142,11 +142,18 @@ def check_column(
     """
     field = reason_field or column
     tmp = f"_check_{column}"
+    # The check's struct fields (the check's own, whatever the frame), learnt from the
+    # first frame stepped: a delivery in chunks steps one plan per chunk, and resolving
+    # the schema of a plan this far into the steps cost 5 ms per check and chunk (0.3 s
+    # of one core for the 5M population's 8 chunks).
+    fields: list[set[str]] = []
 
     def step(frame: pl.LazyFrame) -> pl.LazyFrame:
         frame = with_check(frame, column, check, tmp, fast=fast, distinct=distinct)
-        names = frame.select(tmp).collect_schema()[tmp].fields  # type: ignore[attr-defined]
-        has = {f.name for f in names}
+        if not fields:
+            names = frame.select(tmp).collect_schema()[tmp].fields  # type: ignore[attr-defined]
+            fields.append({f.name for f in names})
+        has = fields[0]
         frame = flag(frame, field, pl.col(tmp).struct.field("reason"))
         if "warning" in has:
             frame = warn(frame, field, pl.col(tmp).struct.field("warning"))
