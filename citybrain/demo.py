@@ -101,9 +101,15 @@ def summary_rows(settings: Settings) -> list[dict[str, Any]]:
         con.close()
 
 
-def print_summary(settings: Settings) -> None:
-    rows = summary_rows(settings)
-    table = Table(title="What the lake received, per feed", box=box.SIMPLE_HEAVY)
+def summary_table(rows: list[dict[str, Any]]) -> Table:
+    """The per-feed counts of :func:`summary_rows` as a table that fits 80 columns.
+
+    (Collapsed padding: with a space either side of every cell, an 80-column terminal cut
+    the headers to ``quaran…`` and ``duplica…``.)
+    """
+    table = Table(
+        title="What the lake received, per feed", box=box.SIMPLE_HEAVY, collapse_padding=True
+    )
     table.add_column("feed", no_wrap=True)
     for col in ("batches", "rows in", "loaded", "quarantined", "duplicate"):
         table.add_column(col, justify="right")
@@ -123,6 +129,12 @@ def print_summary(settings: Settings) -> None:
             "[green]yes[/]" if row["reconciles"] else "[red]NO[/]",
             "[green]yes[/]" if fresh else "[yellow]stale[/]",
         )
+    return table
+
+
+def print_summary(settings: Settings) -> None:
+    rows = summary_rows(settings)
+    table = summary_table(rows)
     console.print(table)
     console.print(
         "[bold]Top quarantine reasons[/] (rows held in meta.quarantine with their raw record):"
