@@ -22,6 +22,12 @@ dlt_arrow, >= 20x dlt_dicts, peak RSS < 4 GiB at 5M residents.
     uv run python benchmarks/bench_pipeline.py                       # 1M residents
     uv run python benchmarks/bench_pipeline.py --residents 5000000 --out /tmp/city_5m
     uv run python benchmarks/bench_pipeline.py --out DIR --approaches citybrain,floor
+    uv run python benchmarks/bench_pipeline.py --runs 3     # medians, and each run's ratios
+
+With ``--runs N`` every approach runs N times, interleaved (run 1 of each, then run 2 ...),
+so that the machine's drift reaches every approach alike. The table shows the median run
+of each approach, the ratio of the medians, and the range of each run's own ratio (its
+rows/s against the floor's in the same run); peak RSS is the largest of the runs.
 """
 
 from __future__ import annotations
@@ -318,28 +324,94 @@ def run_child(approach: str, feed: str, path: Path, work: Path) -> dict[str, Any
     return result
 
 
-def print_table(results: list[dict[str, Any]], residents: int) -> None:
-    floor = {r["feed"]: r for r in results if r["approach"] == "floor" and "error" not in r}
+def _rate(r: dict[str, Any]) -> float:
+    return r["rows"] / r["seconds"]
+
+
+def summarize(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per feed and approach: its median run (by seconds), with ``runs`` (how many
+    succeeded), ``peak_rss`` (the largest), ``errors``, and ``x_floor`` / ``x_floor_runs``:
+    rows/s against the floor's, at the medians and run by run (each run against the floor
+    of the same run).
+
+    >>> rs = [{"feed": "f", "approach": a, "run": k, "rows": 100, "seconds": s,
+    ...        "peak_rss": 1, "stages": {}, "detail": {}}
+    ...       for k, (fl, cb) in enumerate([(1.0, 4.0), (2.0, 5.0), (1.0, 2.0)])
+    ...       for a, s in (("floor", fl), ("citybrain", cb))]
+    >>> cb = summarize(rs)[1]
+    >>> cb["seconds"], cb["runs"], cb["x_floor"], cb["x_floor_runs"]
+    (4.0, 3, 0.25, [0.25, 0.4, 0.5])
+    """
+    keys = list(dict.fromkeys((r["feed"], r["approach"]) for r in results))
+    floors = {
+        (r["feed"], r.get("run", 0)): r
+        for r in results
+        if r["approach"] == "floor" and "error" not in r
+    }
+    rows: list[dict[str, Any]] = []
+    for feed, approach in keys:
+        mine = [r for r in results if (r["feed"], r["approach"]) == (feed, approach)]
+        ok = sorted((r for r in mine if "error" not in r), key=lambda r: r["seconds"])
+        errors = [r["error"] for r in mine if "error" in r]
+        if not ok:
+            rows.append({"feed": feed, "approach": approach, "error": "; ".join(errors)})
+            continue
+        median = ok[(len(ok) - 1) // 2]  # the lower middle: a real run's stages
+        each = [
+            _rate(r) / _rate(floors[(feed, r.get("run", 0))])
+            for r in sorted(ok, key=lambda r: r.get("run", 0))
+            if (feed, r.get("run", 0)) in floors
+        ]
+        rows.append(
+            {
+                **median,
+                "runs": len(ok),
+                "errors": errors,
+                "peak_rss": max(r["peak_rss"] for r in ok),
+                "x_floor_runs": [round(x, 2) for x in each],
+            }
+        )
+    floor = {r["feed"]: r for r in rows if r["approach"] == "floor" and "error" not in r}
+    for r in rows:
+        if "error" not in r and r["feed"] in floor:
+            r["x_floor"] = round(_rate(r) / _rate(floor[r["feed"]]), 2)
+    return rows
+
+
+def _range(values: list[float]) -> str:
+    return f"{min(values):.2f}-{max(values):.2f}" if len(values) > 1 else ""
+
+
+def print_table(summary: list[dict[str, Any]], residents: int) -> None:
     header = (
         f"{'feed':<13} {'approach':<10} {'rows':>11} {'seconds':>8} {'rows/s':>11} "
-        f"{'x floor':>8} {'peak RSS MiB':>13}  stages (s)"
+        f"{'x floor':>8} {'run by run':>10} {'peak RSS MiB':>13}  stages (s)"
     )
     print(header)
     print("-" * len(header))
-    for r in results:
+    for r in summary:
         if "error" in r:
             print(f"{r['feed']:<13} {r['approach']:<10} FAILED: {r['error']}")
             continue
-        rate = r["rows"] / r["seconds"]
-        base = floor.get(r["feed"])
-        ratio = rate / (base["rows"] / base["seconds"]) if base else float("nan")
+        ratio = r.get("x_floor", float("nan"))
         stages = " ".join(f"{k}={v:.2f}" for k, v in r["stages"].items())
+        spread = _range(r["x_floor_runs"]) if r["approach"] != "floor" else ""
         print(
             f"{r['feed']:<13} {r['approach']:<10} {r['rows']:>11,} {r['seconds']:>8.2f} "
-            f"{rate:>11,.0f} {ratio:>8.2f} {r['peak_rss'] / 2**20:>13,.0f}  {stages}"
+            f"{_rate(r):>11,.0f} {ratio:>8.2f} {spread:>10} "
+            f"{r['peak_rss'] / 2**20:>13,.0f}  {stages}"
         )
+    runs = max((r.get("runs", 1) for r in summary), default=1)
+    if runs > 1:
+        print(
+            f"(the median of {runs} runs, the faster middle one when even; peak RSS: the "
+            "largest; stages: the median run's; run by run: each run against its own floor)"
+        )
+    for r in summary:
+        if r.get("errors"):
+            print(f"{r['approach']} {r['feed']}: {len(r['errors'])} run(s) failed: {r['errors']}")
     print()
-    for r in results:
+    for r in summary:
         if r["approach"] == "citybrain" and "error" not in r:
             d = r["detail"]
             print(
@@ -349,17 +421,17 @@ def print_table(results: list[dict[str, Any]], residents: int) -> None:
         elif "error" not in r and r["approach"] != "citybrain":
             print(f"{r['approach']} {r['feed']}: encoding {r['detail'].get('encoding')}")
     print()
-    print_targets(results, residents)
+    print_targets(summary, residents)
 
 
-def print_targets(results: list[dict[str, Any]], residents: int) -> None:
-    by = {(r["feed"], r["approach"]): r for r in results if "error" not in r}
+def print_targets(summary: list[dict[str, Any]], residents: int) -> None:
+    by = {(r["feed"], r["approach"]): r for r in summary if "error" not in r}
 
     def rate(feed: str, approach: str) -> float | None:
         r = by.get((feed, approach))
-        return r["rows"] / r["seconds"] if r else None
+        return _rate(r) if r else None
 
-    print("targets (issue 4)")
+    print("targets (issue 4), at the medians")
     for feed in FILES:
         cb = rate(feed, "citybrain")
         if cb is None:
@@ -390,6 +462,7 @@ def main() -> None:
     parser.add_argument("--feeds", default=",".join(FILES))
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (temp dir)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument("--runs", type=int, default=1, help="runs of each approach (medians)")
     # Child mode
     parser.add_argument("--approach", choices=APPROACHES, help=argparse.SUPPRESS)
     parser.add_argument("--feed", help=argparse.SUPPRESS)
@@ -411,15 +484,19 @@ def main() -> None:
     for feed in args.feeds.split(","):
         path = input_file(city, feed)
         print(f"{feed}: {path.name} ({path.stat().st_size / 2**20:,.0f} MiB)", flush=True)
-        for approach in args.approaches.split(","):
-            r = run_child(approach, feed, path, work)
-            done = f"{r['seconds']:.1f} s" if "error" not in r else r["error"]
-            print(f"  {approach}: {done}", flush=True)
-            results.append(r)
+        for run in range(args.runs):
+            for approach in args.approaches.split(","):
+                r = {**run_child(approach, feed, path, work), "run": run}
+                done = f"{r['seconds']:.1f} s" if "error" not in r else r["error"]
+                label = f"run {run + 1}/{args.runs} " if args.runs > 1 else ""
+                print(f"  {label}{approach}: {done}", flush=True)
+                results.append(r)
     print()
-    print_table(results, args.residents)
+    summary = summarize(results)
+    print_table(summary, args.residents)
     if args.json:
-        args.json.write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
+        out = {"runs": results, "summary": summary}
+        args.json.write_text(json.dumps(out, indent=2, default=str), encoding="utf-8")
     shutil.rmtree(work, ignore_errors=True)
 
 
