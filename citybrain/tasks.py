@@ -17,7 +17,7 @@ import logging
 import shutil
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -25,9 +25,6 @@ from feeds.delivery import RawDelivery
 from feeds.spec import FEEDS, ResourceSpec, feed
 from schemas.settings import Settings, get_settings
 from transforms.staged import StagedBatch
-
-if TYPE_CHECKING:
-    from warehouse.load.ledger import LedgerRow
 
 logger = logging.getLogger(__name__)
 
@@ -136,7 +133,7 @@ def pull_feed(
 
     from feeds.connectors import pull
     from warehouse.lake import attach, lake_exists
-    from warehouse.load import batch_rows, read_watermark, register_delivery
+    from warehouse.load import batch_rows, loaded_row, read_watermark, register_delivery
 
     settings = settings or get_settings()
     # One attach serves every watermark read, registration and ledger look-up: attaching
@@ -172,19 +169,18 @@ def pull_feed(
                     con=lake_con(),
                 )
                 rows = batch_rows(lake_con(), settings.lake_name, delivery.batch_id)
-                pulled = PulledDelivery(**dict(delivery), loaded=_loaded_before(rows))
+                done = loaded_row(rows)
+                loaded = (
+                    None
+                    if done is None
+                    else LoadedBefore.model_validate(done, from_attributes=True)
+                )
+                pulled = PulledDelivery(**dict(delivery), loaded=loaded)
                 out.append(pulled.model_dump(mode="json"))
     finally:
         if lake is not None:
             lake.close()
     return out
-
-
-def _loaded_before(rows: list[LedgerRow]) -> LoadedBefore | None:
-    done = next((r for r in rows if r.status == "loaded"), None)
-    if done is None:
-        return None
-    return LoadedBefore.model_validate(done, from_attributes=True)
 
 
 def _pulled(delivery: dict[str, Any] | RawDelivery) -> PulledDelivery:

@@ -37,7 +37,11 @@ from pathlib import Path
 import polars as pl
 
 from schemas.errors import TerminalError
-from transforms.staged import SUPERSEDED, scan_valid  # noqa: F401 (the doctest reads with it)
+from transforms.staged import (  # noqa: F401 (the doctest reads with scan_valid)
+    SUPERSEDED,
+    UNIQUE_KEY_METADATA,
+    scan_valid,
+)
 
 RAW_PREFIX = "_raw."
 REASONS = "_reasons"
@@ -79,10 +83,6 @@ STAGING_COMPRESSION = "uncompressed"
 # skipped, and computing min/max of every column cost 0.3 of the 0.8 CPU-s that writing
 # those valid rows takes.
 STAGING_PARQUET = {"compression": STAGING_COMPRESSION, "statistics": False}
-#: Key-value metadata of each valid part: its business key, which :meth:`write` keeps
-#: one row of (in a folder of parts, once the superseded rows are left out). The load
-#: trusts it instead of counting the keys again (0.5 s for 5M persons).
-UNIQUE_KEY_METADATA = "citybrain.unique_key"
 _SUPERSEDED = pl.lit("superseded_in_delivery").alias("reason")
 # Columns of the versions kept across chunks (:class:`_Versions`).
 _HASH, _CHUNK, _ROW, _AT, _OLD = "_key_hash", "_chunk", "_row", "_at", "_old"

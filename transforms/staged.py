@@ -20,6 +20,11 @@ if TYPE_CHECKING:
 #: version of their key in another part (:func:`scan_valid`).
 VALID_PARTS = "part-*.parquet"
 SUPERSEDED = "superseded.parquet"
+#: Key-value metadata of each valid file or part the stage writes: its business key (a
+#: JSON list), which the stage keeps one row of (in a folder of parts, once the superseded
+#: rows are left out). The load trusts it instead of counting the keys again (0.5 s for
+#: 5M persons); a file without it is counted.
+UNIQUE_KEY_METADATA = "citybrain.unique_key"
 
 
 class StagedBatch(BaseModel):

@@ -141,7 +141,7 @@ def test_valid_files_say_their_business_key_is_unique(tmp_path, chunk_rows: int)
     # together, once the superseded rows are left out.
     import json
 
-    from transforms.batch import UNIQUE_KEY_METADATA
+    from transforms.staged import UNIQUE_KEY_METADATA
 
     rows = [("a", 1), ("b", 1), ("c", 1), ("a", 2), ("b", 0), ("d", 1)]
     out = _chunked(rows).write(tmp_path, chunk_rows=chunk_rows)

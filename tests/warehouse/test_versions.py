@@ -206,7 +206,7 @@ def test_keys_are_counted_unless_the_stage_marked_them_unique(
 ) -> None:
     import json
 
-    from transforms.batch import UNIQUE_KEY_METADATA
+    from transforms.staged import UNIQUE_KEY_METADATA
 
     rows = _lists([("A", "B", date(2026, 1, 1)), ("A", "C", date(2026, 1, 1))], ["甲", "乙"])
     job = _job(tmp_path, rows)

@@ -12,7 +12,13 @@ loads quarantined rows again after a fix (``citybrain quarantine replay``).
 from __future__ import annotations
 
 from warehouse.load.batch import load_batch, skipped_result
-from warehouse.load.ledger import batch_rows, read_watermark, record_failure, register_delivery
+from warehouse.load.ledger import (
+    batch_rows,
+    loaded_row,
+    read_watermark,
+    record_failure,
+    register_delivery,
+)
 from warehouse.load.plan import Action
 from warehouse.load.result import BatchRef, BatchResult, DuplicateBreakdown, ReconciliationError
 from warehouse.load.staging import StagedBatchError
@@ -26,6 +32,7 @@ __all__ = [
     "StagedBatchError",
     "batch_rows",
     "load_batch",
+    "loaded_row",
     "read_watermark",
     "record_failure",
     "register_delivery",

@@ -326,7 +326,7 @@ def _attempt(
 ) -> BatchResult:
     with placing(files), transaction(con):
         rows = ledger.batch_rows(con, lake, job.batch_id)
-        done = next((r for r in rows if r.status == "loaded"), None)
+        done = ledger.loaded_row(rows)
         if done is not None:
             # Nothing written: the transaction commits no snapshot.
             return skipped_result(job.batch_id, job.feed, job.table, done)

@@ -71,6 +71,11 @@ def batch_rows(con: duckdb.DuckDBPyConnection, lake: str, batch_id: str) -> list
     return [LedgerRow(*row) for row in _run(con, lake, "batch_status", batch_id=batch_id)]
 
 
+def loaded_row(rows: list[LedgerRow]) -> LedgerRow | None:
+    """The ``loaded`` row among a batch's ledger rows (:func:`batch_rows`), if it loaded."""
+    return next((r for r in rows if r.status == "loaded"), None)
+
+
 def record_loaded(
     con: duckdb.DuckDBPyConnection,
     lake: str,

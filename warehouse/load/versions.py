@@ -32,8 +32,7 @@ import polars_hash  # noqa: F401  (registers the ``nchash`` namespace on express
 
 from schemas.errors import CitybrainError
 from schemas.generate import HISTORY_COLUMNS, polars_schema
-from transforms.batch import UNIQUE_KEY_METADATA
-from transforms.staged import VALID_PARTS, scan_valid
+from transforms.staged import UNIQUE_KEY_METADATA, VALID_PARTS, scan_valid
 from warehouse.load.staging import RECEIVED_AT
 
 if TYPE_CHECKING:
@@ -237,7 +236,7 @@ class _StoppableFile(io.RawIOBase):
 
 def _unique_keys_marked(valid: Path, keys: list[str]) -> bool:
     """Whether every staged file at ``valid`` says it holds one row per ``keys``, as the
-    stage writes them (:data:`transforms.batch.UNIQUE_KEY_METADATA`). A file from
+    stage writes them (:data:`transforms.staged.UNIQUE_KEY_METADATA`). A file from
     elsewhere (a replay's, a hand-made one) says nothing, and its keys are counted."""
     files = sorted(valid.glob(VALID_PARTS)) if valid.is_dir() else [valid]
     wanted = json.dumps(keys)
