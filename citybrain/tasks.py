@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -205,9 +206,16 @@ def _batch_of(raw: RawDelivery, res: ResourceSpec) -> dict[str, Any]:
 
 
 def stage_delivery(
-    delivery: dict[str, Any] | RawDelivery, *, settings: Settings | None = None
+    delivery: dict[str, Any] | RawDelivery,
+    *,
+    settings: Settings | None = None,
+    on_rows: Callable[[int, int | None], None] | None = None,
 ) -> dict[str, Any]:
     """Normalize one delivery and write its valid, rejected and duplicate rows as Parquet.
+
+    ``on_rows(done, expected)`` follows a large delivery's chunks: rows written so far, and
+    the rows the pull counted (None when it could not count them cheaply). Each chunk is
+    logged too, so that an Airflow task's log shows how far a long normalize has come.
 
     A delivery the pull found loaded already (``PulledDelivery.loaded``) is passed
     through untouched as a :class:`SkippedBatch`: normalizing it again (3 s per million
@@ -240,7 +248,16 @@ def stage_delivery(
         authority_codes=authority_directory(settings) if raw.feed == "credit" else {},
     )
     batch = normalizer(res.table)(read_delivery(raw), ctx)
-    written = batch.write(staged_dir(settings) / raw.batch_id, rows_hint=raw.rows_hint)
+
+    def chunk_done(done: int) -> None:
+        expected = f" of {raw.rows_hint:,}" if raw.rows_hint else ""
+        logger.info("batch %s: %s%s rows normalized", raw.batch_id, f"{done:,}", expected)
+        if on_rows is not None:
+            on_rows(done, raw.rows_hint)
+
+    written = batch.write(
+        staged_dir(settings) / raw.batch_id, rows_hint=raw.rows_hint, on_rows=chunk_done
+    )
     rows_valid, rows_rejected, rows_duplicate = written.rows
     staged = StagedBatch(
         **_batch_of(raw, res),
@@ -292,17 +309,43 @@ def load_staged(
     return result.model_dump(mode="json")
 
 
+#: ``progress(step, done, total)`` of :func:`ingest`: ``total`` None while it is unknown.
+Progress = Callable[[str, int, int | None], None]
+
+
+def _silent(step: str, done: int, total: int | None) -> None:
+    """The progress of a run nobody watches."""
+
+
 def ingest(
     feed_name: str,
     source: str | None = None,
     *,
     since: str | None = None,
     settings: Settings | None = None,
+    progress: Progress = _silent,
 ) -> list[dict[str, Any]]:
-    """Pull, normalize and load every delivery of a feed: the DAG's work, without Airflow."""
+    """Pull, normalize and load every delivery of a feed: the DAG's work, without Airflow.
+
+    ``progress`` hears each step begin (``pull``, ``normalize <file>``, ``load``) and,
+    while a delivery is normalized, its rows written so far against the rows the pull
+    counted.
+    """
     settings = settings or get_settings()
+    progress(f"pull {feed_name}", 0, None)
     deliveries = pull_feed(feed_name, source, since=since, settings=settings)
-    staged = [stage_delivery(d, settings=settings) for d in deliveries]
+    staged = []
+    for delivery in deliveries:
+        step = f"normalize {Path(str(delivery['source'])).name}"
+        progress(step, 0, delivery.get("rows_hint"))
+        staged.append(
+            stage_delivery(
+                delivery,
+                settings=settings,
+                on_rows=lambda done, total, step=step: progress(step, done, total),
+            )
+        )
+    progress(f"load {len(staged)} batch(es) into the lake", 0, None)
     return load_all(staged, settings=settings)
 
 

@@ -162,11 +162,17 @@ class NormalizedBatch:
             offset += chunk_rows
 
     def write(
-        self, folder: Path, *, chunk_rows: int | None = None, rows_hint: int | None = None
+        self,
+        folder: Path,
+        *,
+        chunk_rows: int | None = None,
+        rows_hint: int | None = None,
+        on_rows: Callable[[int], None] | None = None,
     ) -> WrittenBatch:
         """Write valid, rejected and duplicate rows as Parquet, a chunk at a time: of
         ``chunk_rows`` rows, else sized by :func:`chunk_size` from the delivery's expected
-        rows (``rows_hint``, e.g. ``RawDelivery.rows_hint``).
+        rows (``rows_hint``, e.g. ``RawDelivery.rows_hint``). ``on_rows`` is told how many
+        of the delivery's rows are written, after each chunk (a progress bar, a log line).
 
         Memory stays bounded by the chunk, whatever the delivery's size: the steps run on
         one slice of the delivery at a time, each chunk is split on its own, and only the
@@ -190,6 +196,11 @@ class NormalizedBatch:
         ...     dups = pl.read_parquet(out.duplicates_path).sort("_source_row")["_source_row"].to_list()
         >>> valid, dups, out.rows
         ([('a', 1), ('b', 2), ('c', 4)], [3, 5], (3, 0, 2))
+        >>> seen = []
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     _ = batch.write(Path(tmp), chunk_rows=2, on_rows=seen.append)
+        >>> seen
+        [2, 4, 5]
         """
         chunk_rows = chunk_rows or chunk_size(rows_hint, most=CHUNK_ROWS, whole=ONE_CHUNK_ROWS)
         folder.mkdir(parents=True, exist_ok=True)
@@ -213,7 +224,7 @@ class NormalizedBatch:
         # export's, whose raw records were read back from the delivery otherwise: 1.1 s).
         previous: pl.DataFrame | None = None
         rows_valid = 0
-        for index, (offset, chunk) in enumerate(self._chunks(chunk_rows)):
+        for index, (offset, chunk) in enumerate(_reporting(self._chunks(chunk_rows), on_rows)):
             part = parts_dir / f"part-{len(parts):05d}.parquet"
             kept, bad, dups = self._split_into(part, chunk, unique)
             parts.append(part)
@@ -304,6 +315,16 @@ class NormalizedBatch:
             # search the whole delivery.
             found = _superseded_rows(source, rows)
         return found
+
+
+def _reporting(
+    chunks: Iterator[tuple[int, pl.DataFrame]], on_rows: Callable[[int], None] | None
+) -> Iterator[tuple[int, pl.DataFrame]]:
+    """The chunks as they come; once each is handled, ``on_rows`` hears the rows done."""
+    for offset, chunk in chunks:
+        yield offset, chunk
+        if on_rows is not None:
+            on_rows(offset + chunk.height)
 
 
 def _raw_columns(chunk: pl.DataFrame) -> pl.DataFrame:

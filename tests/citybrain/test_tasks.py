@@ -200,3 +200,45 @@ def test_a_delivery_normalized_in_chunks_loads_as_one_pass_would(
         }
     assert results["chunked"] == results["one_pass"]
     assert len(results["one_pass"]["person"]) > 1_000
+
+
+def test_ingest_reports_its_steps_and_a_large_deliverys_rows_chunk_by_chunk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # `citybrain ingest` draws its progress bar from these; an Airflow task logs the same.
+    from feeds.demo_city import GenerateParams, generate
+    from schemas.settings import Settings as SettingsModel
+    from transforms import batch as batch_module
+
+    city = tmp_path / "city"
+    generate(GenerateParams(residents=600, days=1, seed=7, out=city))
+    export = next((city / "deliveries" / "population").glob("gaj_rk_full_*.csv"))
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    for path in (export, export.with_name(export.name + ".ok")):
+        (drop / path.name).write_bytes(path.read_bytes())
+    settings = SettingsModel(home=tmp_path / "home")
+    init_lake(settings)
+    monkeypatch.setattr(batch_module, "CHUNK_ROWS", 150)
+    monkeypatch.setattr(batch_module, "ONE_CHUNK_ROWS", 150)
+    events: list[tuple[str, int, int | None]] = []
+
+    caplog.set_level("INFO", logger="citybrain.tasks")
+    [result] = ingest(
+        "population", str(drop), settings=settings, progress=lambda *e: events.append(e)
+    )
+
+    steps = list(dict.fromkeys(step for step, _, _ in events))
+    assert steps == [
+        "pull population",
+        f"normalize {export.name}",
+        "load 1 batch(es) into the lake",
+    ]
+    normalized = [(done, total) for step, done, total in events if step.startswith("normalize")]
+    done = [d for d, _ in normalized]
+    assert done[0] == 0 and done == sorted(done) and len(done) > 4  # a chunk at a time
+    assert done[-1] == result["rows_in"]
+    assert {total for _, total in normalized} == {result["rows_in"]}  # counted by the pull
+    logged = [r.getMessage() for r in caplog.records if "rows normalized" in r.getMessage()]
+    assert len(logged) == len(done) - 1
+    assert logged[-1].endswith(f"{result['rows_in']:,} of {result['rows_in']:,} rows normalized")
