@@ -14,8 +14,9 @@ from typing import Annotated, Any
 import typer
 from rich import box
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+from citybrain.progress import progress_line
 
 app = typer.Typer(
     help="The demo city: departments' deliveries, ground truth, and its feed server.",
@@ -93,19 +94,7 @@ def generate(
         start=first_day,
         profile=DIRT_PROFILES[profile],
     )
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TaskProgressColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("generating", total=None)
-
-        def progress(stage: str, done: int, total: int) -> None:
-            bar.update(task, description=stage, completed=done, total=total)
-
+    with progress_line(console, "generating") as progress:
         manifest = run(params, progress=progress)
     console.print(_summary(manifest, target))
     console.print(f"Manifest: {target / 'manifest.json'}   Ground truth: {target / 'truth'}")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from rich import box
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from citybrain.progress import progress_line
 from schemas.errors import CitybrainError
 
 
@@ -15,21 +15,9 @@ def run_ingest(feed: str, source: str | None, since: str | None) -> int:
 
     console = Console()
     try:
-        # One line that follows the steps; a large delivery's normalize fills the bar a
-        # chunk at a time (the pull counted its rows). Gone once the table is printed.
-        with Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            TaskProgressColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        ) as bar:
-            task = bar.add_task(f"ingest {feed}", total=None)
-
-            def progress(step: str, done: int, total: int | None) -> None:
-                bar.update(task, description=step, completed=done, total=total)
-
+        # A large delivery's normalize fills the bar a chunk at a time (the pull counted
+        # its rows).
+        with progress_line(console, f"ingest {feed}") as progress:
             results = ingest(feed, source, since=since, progress=progress)
     except CitybrainError as exc:
         console.print(f"[red]ingest {feed} failed:[/] {exc}")
