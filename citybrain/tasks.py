@@ -310,7 +310,7 @@ def load_staged(
 
 
 #: ``progress(step, done, total)`` of :func:`ingest`: ``total`` None while it is unknown.
-Progress = Callable[[str, int, int | None], None]
+IngestProgress = Callable[[str, int, int | None], None]
 
 
 def _silent(step: str, done: int, total: int | None) -> None:
@@ -323,7 +323,7 @@ def ingest(
     *,
     since: str | None = None,
     settings: Settings | None = None,
-    progress: Progress = _silent,
+    progress: IngestProgress = _silent,
 ) -> list[dict[str, Any]]:
     """Pull, normalize and load every delivery of a feed: the DAG's work, without Airflow.
 
