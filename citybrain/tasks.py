@@ -209,13 +209,13 @@ def stage_delivery(
     delivery: dict[str, Any] | RawDelivery,
     *,
     settings: Settings | None = None,
-    on_rows: Callable[[int, int | None], None] | None = None,
+    on_rows: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Normalize one delivery and write its valid, rejected and duplicate rows as Parquet.
 
-    ``on_rows(done, expected)`` follows a large delivery's chunks: rows written so far, and
-    the rows the pull counted (None when it could not count them cheaply). Each chunk is
-    logged too, so that an Airflow task's log shows how far a long normalize has come.
+    ``on_rows(done)`` follows a large delivery's chunks: its rows written so far (the pull
+    counted them all in ``rows_hint``). Each chunk is logged too, against that count, so
+    that an Airflow task's log shows how far a long normalize has come.
 
     A delivery the pull found loaded already (``PulledDelivery.loaded``) is passed
     through untouched as a :class:`SkippedBatch`: normalizing it again (3 s per million
@@ -253,7 +253,7 @@ def stage_delivery(
         expected = f" of {raw.rows_hint:,}" if raw.rows_hint else ""
         logger.info("batch %s: %s%s rows normalized", raw.batch_id, f"{done:,}", expected)
         if on_rows is not None:
-            on_rows(done, raw.rows_hint)
+            on_rows(done)
 
     written = batch.write(
         staged_dir(settings) / raw.batch_id, rows_hint=raw.rows_hint, on_rows=chunk_done
@@ -337,12 +337,13 @@ def ingest(
     staged = []
     for delivery in deliveries:
         step = f"normalize {Path(str(delivery['source'])).name}"
-        progress(step, 0, delivery.get("rows_hint"))
+        total = delivery.get("rows_hint")
+        progress(step, 0, total)
         staged.append(
             stage_delivery(
                 delivery,
                 settings=settings,
-                on_rows=lambda done, total, step=step: progress(step, done, total),
+                on_rows=lambda done, step=step, total=total: progress(step, done, total),
             )
         )
     progress(f"load {len(staged)} batch(es) into the lake", 0, None)
