@@ -42,6 +42,7 @@ from transforms.staged import (  # noqa: F401 (the doctest reads with scan_valid
     UNIQUE_KEY_METADATA,
     scan_valid,
 )
+from transforms.uncached import UncachedFile
 
 RAW_PREFIX = "_raw."
 REASONS = "_reasons"
@@ -281,8 +282,11 @@ class NormalizedBatch:
         """
         marked = self.ending.mark(chunk.lazy()).collect().lazy()
         valid, bad, dups = self.ending.split(marked)
-        sink = valid.sink_parquet(part, **STAGING_PARQUET, metadata=metadata, lazy=True)
-        _, kept, bad, dups = pl.collect_all([sink, valid.select(SOURCE_ROW), bad, dups])
+        # Past the page cache: the load reads the part from the disk, and the stage no
+        # longer waits on its pages (see transforms.uncached).
+        with UncachedFile(part) as file:
+            sink = valid.sink_parquet(file, **STAGING_PARQUET, metadata=metadata, lazy=True)
+            _, kept, bad, dups = pl.collect_all([sink, valid.select(SOURCE_ROW), bad, dups])
         return kept, bad, dups
 
     def _read_back(self, beaten: pl.DataFrame) -> pl.DataFrame:
