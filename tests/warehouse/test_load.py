@@ -514,7 +514,7 @@ def test_record_hash_is_pinned_so_a_format_change_cannot_pass_unnoticed(
 
 
 def test_record_hash_tells_null_from_empty_and_moved_separators() -> None:
-    from warehouse.load.versions import record_hash
+    from transforms.versions import record_hash
 
     rows = pl.concat(
         [

@@ -24,11 +24,11 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict
 
 from schemas.generate import table_columns
+from transforms.versions import RECEIVED_AT
 from warehouse.load import ledger
 from warehouse.load.batch import apply_batch, lake_files, placing, run_load
 from warehouse.load.result import BatchResult
 from warehouse.load.staging import (
-    RECEIVED_AT,
     LoadInput,
     StagedBatchError,
     batch_prefix,

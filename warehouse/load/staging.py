@@ -20,15 +20,13 @@ from schemas.errors import TerminalError
 from schemas.generate import polars_schema, table_columns
 from schemas.records import table as model_of
 from transforms.staged import VALID_PARTS, scan_valid, valid_schema
+from transforms.versions import RECEIVED_AT
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from schemas.records.base import CanonicalRecord
     from transforms.staged import StagedBatch
-
-RECEIVED_AT = "_received_at"
-"""Optional per-row receipt time in a valid file (a replay mixes several deliveries)."""
 
 
 def batch_prefix(feed: str, resource: str) -> str:

@@ -27,13 +27,18 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import polars as pl
-import polars_hash  # noqa: F401  (registers the ``nchash`` namespace on expressions)
 
 from schemas.errors import CitybrainError
-from schemas.generate import HISTORY_COLUMNS, polars_schema
+from schemas.generate import polars_schema
 from transforms.staged import UNIQUE_KEY_METADATA, VALID_PARTS, scan_valid
 from transforms.uncached import UncachedFile
-from warehouse.load.staging import RECEIVED_AT
+from transforms.versions import (
+    LAKE_COMPRESSION,
+    VersionSource,
+    as_versions,
+    field_bytes,
+    weighted_sum,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -42,93 +47,6 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from warehouse.load.staging import LoadInput
-
-# The versions file becomes a lake data file. LZ4 (LZ4_RAW, which DuckDB reads) against
-# DuckLake's default snappy, 1M population versions: the same 205 MB, writing 1.54
-# CPU-s instead of 1.65 and reading every column in DuckDB 0.41 instead of 0.58.
-# Uncompressed would write in 1.10 CPU-s but take 307 MB; zstd level 1, 122 MB in 1.76.
-# 5M versions (2026-11, one process each, noisy): LZ4 1035 MB in 7.7-9.5 CPU-s,
-# uncompressed 1534 MB in 5.0-6.6, snappy 1020 MB in 7.3-8.1.
-COMPRESSION = "lz4"
-
-# List items are escaped so that a list's text says where each item ends: every \x1f
-# inside an item is followed by "=", so ITEM_END and NULL inside a value read as neither.
-ITEM_END = "\x1f,"
-NULL = "\x1f!"
-_ESCAPED = "\x1f="
-
-
-def value_text(column: pl.Expr, dtype: pl.DataType) -> pl.Expr:
-    """A value as text: temporals and decimals as their integer, lists item by item.
-
-    Dates, times and decimals are the integer Arrow stores (days or time units since the
-    epoch, the unscaled decimal): an integer's digits leave Polars nothing to spell
-    differently in another version, and printing them costs a third of formatting a date
-    and a timestamp.
-
-    >>> from datetime import date
-    >>> frame = pl.DataFrame({"d": [date(1970, 1, 2)], "l": [["a", None, ""]]})
-    >>> texts = [value_text(pl.col(name), dtype) for name, dtype in frame.schema.items()]
-    >>> frame.select(texts).row(0)
-    ('1', 'a\\x1f,\\x1f!\\x1f,\\x1f,')
-    """
-    if dtype == pl.String:
-        return column
-    if dtype == pl.Binary:
-        return column.bin.encode("hex")
-    if isinstance(dtype, pl.List):
-        item = value_text(pl.element(), dtype.inner)
-        escaped = item.str.replace_all("\x1f", _ESCAPED, literal=True).fill_null(NULL)
-        items = pl.concat_str(escaped, pl.lit(ITEM_END))
-        return column.list.eval(items).list.join("")
-    if dtype.is_temporal() or dtype.is_decimal():
-        return column.to_physical().cast(pl.String)
-    return column.cast(pl.String)
-
-
-def _bytes(column: pl.Expr, dtype: pl.DataType) -> pl.Expr:
-    """What a field's hash reads: a string's UTF-8, WKB as is, any other value its text."""
-    return column if dtype in (pl.String, pl.Binary) else value_text(column, dtype)
-
-
-def _weighted_sum(hashes: list[pl.Expr], dtype: pl.DataType) -> pl.Expr:
-    """Sum of hash i times 2i + 1, wrapping around (unsigned ``dtype``); a NULL adds 0.
-
-    >>> frame = pl.DataFrame({"a": [2**64 - 1, None], "b": [1, 1]}).cast(pl.UInt64)
-    >>> frame.select(_weighted_sum([pl.col("a"), pl.col("b")], pl.UInt64)).to_series().to_list()
-    [2, 3]
-    """
-    weighted = [(h * pl.lit(2 * i + 1, dtype)).fill_null(0) for i, h in enumerate(hashes)]
-    return pl.sum_horizontal(weighted)
-
-
-def record_hash(schema: pl.Schema | dict[str, pl.DataType]) -> pl.Expr:
-    """The record's hash (``_record_hash``): 39 decimal digits of a 128-bit sum of its fields.
-
-    Field i (``schema`` order, from 0) is hashed alone, xxh3-128 of its bytes
-    (:func:`_bytes`), times the weight 2i + 1; the sum wraps around at 2**128 and a NULL
-    field adds 0. Hashing fields alone needs no escaping and no joined text, which had
-    cost three times the hashing: 1M population rows took 0.74 CPU-s hashed as one joined
-    text, 0.23 field by field.
-
-    Two records of one schema collide only if the sum of w_i * (h_i - h'_i) over the
-    fields where they differ is 0 modulo 2**128. With one field different (an odd weight
-    has an inverse modulo 2**128), that needs an xxh3-128 collision of its two values, or
-    a value hashing to 0 against a NULL ("" and "NULL" do not); with several, a
-    pseudo-random 128-bit number hitting 0. A value
-    moving from field i to field j leaves (w_i - w_j) * (h(a) - h(b)): w_i - w_j = 2(i - j)
-    is odd times at most 2**6 for 64 fields, so at most 6 of the 128 bits are lost. The
-    weights, xxh3 and the wrap-around are fixed, so equal records hash equally in any
-    process, on any machine; a Polars upgrade that changed a value's text or its integer
-    arithmetic would fail the test that pins one hash.
-
-    >>> frame = pl.DataFrame({"a": ["x", "y", None, "", "NULL"], "b": ["y", "x", "", None, None]})
-    >>> hashes = frame.select(record_hash(frame.schema)).to_series()
-    >>> hashes.n_unique(), hashes.str.len_chars().unique().to_list()
-    (5, [39])
-    """
-    hashes = [_bytes(pl.col(name), dtype).nchash.xxh3_128() for name, dtype in schema.items()]
-    return _weighted_sum(hashes, pl.UInt128).cast(pl.String).str.zfill(39)
 
 
 @dataclass(frozen=True)
@@ -141,53 +59,23 @@ class Versions:
     loaded_at: datetime  # the file's ``_loaded_at``: the load's time in every table it writes
 
 
-def version_frame(job: LoadInput, *, loaded_at: datetime) -> pl.LazyFrame:
-    """The valid rows as new current versions, in the history table's columns and types.
+def version_source(job: LoadInput, *, loaded_at: datetime) -> VersionSource:
+    """What the versions of a staged batch carry beyond its rows' fields."""
+    return VersionSource(
+        model=job.model,
+        feed=job.feed,
+        batch_id=job.batch_id,
+        received_at=job.received_at,
+        loaded_at=loaded_at,
+        updated_at=job.updated_at,
+        per_row_received_at=job.per_row_received_at,
+        geometry=job.geometry,
+    )
 
-    ``_version_at`` is the ``updated_at`` column (a DATE becomes midnight), else the
-    receipt time: the file's ``_received_at`` for a replay, else the delivery's. A row
-    whose ``updated_at`` is NULL takes the receipt time too.
-    """
-    model = job.model
-    fields = polars_schema(model)
-    lake = polars_schema(model, history=True)
-    valid_from, valid_to, current = (c.name for c in HISTORY_COLUMNS)
-    source = scan_valid(job.valid_path)
-    received = (
-        pl.col(RECEIVED_AT).cast(lake["_version_at"])
-        if job.per_row_received_at
-        else pl.lit(job.received_at, dtype=lake["_version_at"])
-    )
-    version = received
-    if job.updated_at is not None:
-        version = pl.coalesce(pl.col(job.updated_at).cast(lake["_version_at"]), received)
-    # GEOMETRY stays as the staged file holds it (WKB or GeoJSON): the INSERT that writes
-    # such tables converts it (DuckLake takes no geometry from a plain Parquet column).
-    types = {name: dtype for name, dtype in lake.items() if name not in job.geometry}
-    hashed = {
-        name: (pl.Binary if job.geometry.get(name) == "wkb" else pl.String)
-        if name in job.geometry
-        else dtype
-        for name, dtype in fields.items()
-    }
-    return (
-        source.select(
-            *[pl.col(name) for name in fields],
-            version.alias("_version_at"),
-            pl.lit(job.feed).alias("_feed"),
-            pl.lit(job.batch_id).alias("_batch_id"),
-            pl.col("_source"),
-            pl.col("_source_row"),
-            record_hash(hashed).alias("_record_hash"),
-            pl.lit(loaded_at).alias("_loaded_at"),
-        )
-        .with_columns(
-            pl.col("_version_at").alias(valid_from),
-            pl.lit(None).alias(valid_to),
-            pl.lit(True).alias(current),
-        )
-        .cast(types)  # type: ignore[arg-type]
-    )
+
+def version_frame(job: LoadInput, *, loaded_at: datetime) -> pl.LazyFrame:
+    """The staged valid rows as new current versions (:func:`transforms.versions.as_versions`)."""
+    return as_versions(scan_valid(job.valid_path), version_source(job, loaded_at=loaded_at))
 
 
 def newest_per_key(frame: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:
@@ -255,7 +143,9 @@ def write_versions(
     # Checked on the keys alone first: the sort that ranks versions costs a full pass. On
     # a 64-bit hash of the key, which counts in less than half the time strings do:
     # distinct hashes mean distinct keys, and a collision only takes the sort, always right.
-    key = _weighted_sum([_bytes(pl.col(k), fields[k]).nchash.xxh3_64() for k in keys], pl.UInt64)
+    key = weighted_sum(
+        [field_bytes(pl.col(k), fields[k]).nchash.xxh3_64() for k in keys], pl.UInt64
+    )
     repeated = (
         not _unique_keys_marked(job.valid_path, keys)
         and scan_valid(job.valid_path).select(key.n_unique() != pl.len()).collect().item()
@@ -269,7 +159,7 @@ def write_versions(
     path.parent.mkdir(parents=True, exist_ok=True)
     with _StoppableFile(path, stop) as file:
         try:
-            frame.sink_parquet(file, compression=COMPRESSION)
+            frame.sink_parquet(file, compression=LAKE_COMPRESSION)
         except pl.exceptions.PolarsError as exc:
             if stop.is_set():
                 raise VersionsStopped(str(exc)) from exc
@@ -321,5 +211,5 @@ def written_subset(versions: Path, keys: pl.DataFrame) -> Path:
     path = versions.with_name(f"written-{uuid.uuid4().hex[:12]}.parquet")
     subset = pl.scan_parquet(versions).join(keys.lazy(), on=keys.columns, how="semi")
     with UncachedFile(path) as file:
-        subset.sink_parquet(file, compression=COMPRESSION)
+        subset.sink_parquet(file, compression=LAKE_COMPRESSION)
     return path
