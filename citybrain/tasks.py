@@ -18,7 +18,7 @@ import shutil
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -26,6 +26,9 @@ from feeds.delivery import RawDelivery
 from feeds.spec import FEEDS, ResourceSpec, feed
 from schemas.settings import Settings, get_settings
 from transforms.staged import StagedBatch
+
+if TYPE_CHECKING:
+    from transforms.versions import VersionSource
 
 logger = logging.getLogger(__name__)
 
@@ -256,7 +259,10 @@ def stage_delivery(
             on_rows(done)
 
     written = batch.write(
-        staged_dir(settings) / raw.batch_id, rows_hint=raw.rows_hint, on_rows=chunk_done
+        staged_dir(settings) / raw.batch_id,
+        rows_hint=raw.rows_hint,
+        on_rows=chunk_done,
+        for_lake=_lake_versions(raw, res),
     )
     rows_valid, rows_rejected, rows_duplicate = written.rows
     staged = StagedBatch(
@@ -273,6 +279,32 @@ def stage_delivery(
         cursor_max=raw.cursor_max,
     )
     return staged.model_dump(mode="json")
+
+
+def _lake_versions(raw: RawDelivery, res: ResourceSpec) -> VersionSource | None:
+    """How to write the delivery's valid rows as the lake's versions, if its table takes
+    them so (:func:`warehouse.load.apply.takes_stage_versions`): the load then links the
+    files instead of writing every row again (the 5M-resident population: ~4 s less).
+
+    Their ``_loaded_at`` is this moment: the batch's rows are written for the lake now,
+    and the load keeps it only while it is newer than every ``_loaded_at`` in the table.
+    """
+    from schemas.records import table as model_of
+    from transforms.versions import VersionSource
+    from warehouse.load.apply import takes_stage_versions
+    from warehouse.load.staging import now, utc_naive
+
+    model = model_of(res.table)
+    if not takes_stage_versions(model):
+        return None
+    return VersionSource(
+        model=model,
+        feed=raw.feed,
+        batch_id=raw.batch_id,
+        received_at=utc_naive(raw.received_at),
+        loaded_at=now(),
+        updated_at=res.updated_at,
+    )
 
 
 def staged_dir(settings: Settings) -> Path:

@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -43,6 +44,7 @@ from transforms.staged import (  # noqa: F401 (the doctest reads with scan_valid
     scan_valid,
 )
 from transforms.uncached import UncachedFile
+from transforms.versions import LAKE_COMPRESSION, VersionSource, as_versions
 
 RAW_PREFIX = "_raw."
 REASONS = "_reasons"
@@ -84,6 +86,19 @@ STAGING_COMPRESSION = "uncompressed"
 # skipped, and computing min/max of every column cost 0.3 of the 0.8 CPU-s that writing
 # those valid rows takes.
 STAGING_PARQUET = {"compression": STAGING_COMPRESSION, "statistics": False}
+
+
+def _valid_file(
+    valid: pl.LazyFrame, metadata: dict[str, str], for_lake: VersionSource | None
+) -> tuple[pl.LazyFrame, dict[str, Any]]:
+    """The rows of a valid file and how to write them: as staged, or as the lake's versions
+    (compressed, with the statistics DuckLake reads to skip files, stamped with the batch)."""
+    if for_lake is None:
+        return valid, {**STAGING_PARQUET, "metadata": metadata}
+    options = {"compression": LAKE_COMPRESSION, "metadata": metadata | for_lake.metadata()}
+    return as_versions(valid, for_lake), options
+
+
 _SUPERSEDED = pl.lit("superseded_in_delivery").alias("reason")
 # Columns of the versions kept across chunks (:class:`_Versions`).
 _HASH, _CHUNK, _ROW, _AT, _OLD = "_key_hash", "_chunk", "_row", "_at", "_old"
@@ -169,6 +184,7 @@ class NormalizedBatch:
         chunk_rows: int | None = None,
         rows_hint: int | None = None,
         on_rows: Callable[[int], None] | None = None,
+        for_lake: VersionSource | None = None,
     ) -> WrittenBatch:
         """Write valid, rejected and duplicate rows as Parquet, a chunk at a time: of
         ``chunk_rows`` rows, else sized by :func:`chunk_size` from the delivery's expected
@@ -185,6 +201,11 @@ class NormalizedBatch:
         chunk, read with :func:`transforms.staged.scan_valid`: a key seen in several chunks
         keeps its newest version, and the others become duplicates and are listed in the
         folder's ``superseded.parquet``.
+
+        With ``for_lake``, the valid rows are written as the lake keeps them
+        (:func:`transforms.versions.as_versions`: record hash, provenance, SCD2 period, the
+        lake's compression and statistics) and stamped with their batch, so that the load
+        can link each file into core and history instead of writing the rows again.
 
         >>> import tempfile
         >>> lf = begin(pl.LazyFrame({"k": ["a", "b", "a", "c", "a"], "t": [3, 1, 2, 1, 1],
@@ -227,7 +248,7 @@ class NormalizedBatch:
         rows_valid = 0
         for index, (offset, chunk) in enumerate(_reporting(self._chunks(chunk_rows), on_rows)):
             part = parts_dir / f"part-{len(parts):05d}.parquet"
-            kept, bad, dups = self._split_into(part, chunk, unique)
+            kept, bad, dups = self._split_into(part, chunk, unique, for_lake)
             parts.append(part)
             rows_valid += kept.height
             rejected.append(bad)
@@ -241,7 +262,8 @@ class NormalizedBatch:
         if not parts:  # an empty delivery: still three files, with their columns
             valid, bad, dups = self.collect()
             parts.append(parts_dir / "part-00000.parquet")
-            valid.write_parquet(parts[0], **STAGING_PARQUET, metadata=unique)
+            rows, options = _valid_file(valid.lazy(), unique, for_lake)
+            rows.collect().write_parquet(parts[0], **options)
             rejected.append(bad)
             duplicates.append(dups)
         valid_path = parts_dir
@@ -269,7 +291,11 @@ class NormalizedBatch:
         )
 
     def _split_into(
-        self, part: Path, chunk: pl.DataFrame, metadata: dict[str, str]
+        self,
+        part: Path,
+        chunk: pl.DataFrame,
+        metadata: dict[str, str],
+        for_lake: VersionSource | None,
     ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
         """Write a stepped chunk's valid rows to ``part``; return their ``_source_row``,
         and the chunk's rejected and duplicate rows.
@@ -284,8 +310,9 @@ class NormalizedBatch:
         valid, bad, dups = self.ending.split(marked)
         # Past the page cache: the load reads the part from the disk, and the stage no
         # longer waits on its pages (see transforms.uncached).
+        rows, options = _valid_file(valid, metadata, for_lake)
         with UncachedFile(part) as file:
-            sink = valid.sink_parquet(file, **STAGING_PARQUET, metadata=metadata, lazy=True)
+            sink = rows.sink_parquet(file, **options, lazy=True)
             _, kept, bad, dups = pl.collect_all([sink, valid.select(SOURCE_ROW), bad, dups])
         return kept, bad, dups
 

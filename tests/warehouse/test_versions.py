@@ -65,7 +65,7 @@ def test_one_version_per_compound_key(
 ) -> None:
     job = _job(tmp_path, _lists(keys, ["甲", "乙"]))
     versions = write_versions(job, tmp_path / "versions.parquet", loaded_at=datetime(2026, 1, 3))
-    written = pl.read_parquet(versions.path)
+    written = pl.read_parquet(versions.files[0])
     assert written["subject_name"].to_list() == kept
     assert (versions.rows, versions.superseded) == (len(kept), 2 - len(kept))
 
@@ -140,6 +140,6 @@ def test_versions_ahead_are_written_once_and_their_scratch_removed(tmp_path: Pat
     with versions_ahead(job, loaded_at=datetime(2026, 1, 3)) as pending:
         first, again = pending.result(), pending.result()
         assert first is again  # every attempt of a retried load takes the same file
-        assert pl.read_parquet(first.path)["subject_name"].to_list() == ["甲"]
-    assert not first.path.exists()
+        assert pl.read_parquet(first.files[0])["subject_name"].to_list() == ["甲"]
+    assert not first.files[0].exists()
     assert not list(tmp_path.glob(".load-*"))

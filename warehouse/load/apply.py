@@ -35,6 +35,7 @@ from sqlglot import exp
 from schemas.generate import DIALECT, table_columns
 from warehouse.load.plan import INCOMING, Action, lake_table, param
 from warehouse.load.statements import statement as load_statement
+from warehouse.spatial import TABLE as ADDRESS_TABLE
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -104,6 +105,42 @@ def close_history(model: type[CanonicalRecord], lake: str) -> exp.Update:
             )
         ),
     )
+
+
+def delete_left_out(model: type[CanonicalRecord], lake: str, *, history: bool) -> exp.Delete:
+    """Delete again the rows of the batch (``$batch_id``) that its versions files hold but
+    that are no versions: their ``_source_row`` is listed in ``$left_out_path``.
+
+    >>> from schemas.records import table
+    >>> delete_left_out(table("core.person"), "lake", history=False).sql("duckdb")[:95]
+    'DELETE FROM lake.core.person WHERE _batch_id = $batch_id AND _source_row IN (SELECT _source_row'
+    """
+    left_out = exp.select(exp.column("_source_row")).from_(
+        exp.func("read_parquet", param("left_out_path"))
+    )
+    return exp.delete(
+        lake_table(model, lake, history=history),
+        where=exp.and_(
+            exp.column("_batch_id").eq(param("batch_id")),
+            exp.column("_source_row").isin(query=left_out),
+        ),
+    )
+
+
+def takes_stage_versions(model: type[CanonicalRecord]) -> bool:
+    """Whether the normalize step may write a table's valid rows as the lake's versions,
+    for the load to link as they are (:func:`transforms.versions.as_versions`).
+
+    Not a table with GEOMETRY (DuckLake takes geometry only through an ``INSERT`` that
+    converts it), nor addresses, which the load places in the city's areas first
+    (:func:`warehouse.spatial.enrich_addresses` rewrites their staged rows).
+
+    >>> from schemas.records import table
+    >>> [takes_stage_versions(table(t)) for t in ("core.person", "core.area", "core.address_point")]
+    [True, False, False]
+    """
+    geometry = any(c.sql_type == "GEOMETRY" for c in table_columns(model))
+    return not geometry and model.__table__ != ADDRESS_TABLE
 
 
 def insert_file(

@@ -14,11 +14,14 @@ each time from a fresh snapshot, with the same versions file.
 
 from __future__ import annotations
 
+import logging
 import time
+from concurrent.futures import Future
 from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import duckdb
+import polars as pl
 from sqlglot import exp
 
 from schemas.errors import LakeError
@@ -26,7 +29,7 @@ from schemas.generate import DIALECT
 from warehouse.extensions import load_extension, loaded_extensions
 from warehouse.lake import attach, local_data_path
 from warehouse.load import ledger
-from warehouse.load.apply import LakeFiles, close_history, delete_updated
+from warehouse.load.apply import LakeFiles, close_history, delete_left_out, delete_updated
 from warehouse.load.plan import (
     INCOMING,
     Action,
@@ -34,23 +37,24 @@ from warehouse.load.plan import (
     action_counts,
     any_row,
     incoming_statement,
+    newest_loaded_at,
     written_keys,
 )
 from warehouse.load.result import BatchResult, DuplicateBreakdown, ReconciliationError
 from warehouse.load.staging import LoadInput, now, prepare
 from warehouse.load.statements import statement
-from warehouse.load.versions import Versions, versions_ahead, written_subset
+from warehouse.load.versions import Versions, stage_versions, versions_ahead, written_subset
 from warehouse.retry import transaction, with_retry
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
-    from concurrent.futures import Future
     from datetime import datetime
 
     from schemas.settings import Settings
     from transforms.staged import StagedBatch
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 
 def _execute(
@@ -65,7 +69,11 @@ def _affected(rows: list[tuple]) -> int:
 
 def _plan(con: duckdb.DuckDBPyConnection, lake: str, job: LoadInput, versions: Versions) -> Plan:
     if _execute(con, any_row(job.model, lake), {}):
-        _execute(con, incoming_statement(job.model, lake), {"versions_path": str(versions.path)})
+        params = {"versions_path": [str(f) for f in versions.files]}
+        if versions.left_out is not None:
+            params["left_out_path"] = str(versions.left_out)
+        planned = incoming_statement(job.model, lake, left_out=versions.left_out is not None)
+        _execute(con, planned, params)
         counts = {Action(a): int(n) for a, n in _execute(con, action_counts(), {})}
     else:
         # A table's first load: no key to meet in core, so the join that classifies (1.0
@@ -119,11 +127,11 @@ def _write_versions(
     deleted = _affected(_execute(con, delete_updated(job.model, lake), {})) if updates else 0
     closed = _affected(_execute(con, close_history(job.model, lake), {})) if updates else 0
     inserted = 0
-    if plan.written:
-        written = versions.path
-        if plan.written != versions.rows:  # identical and older versions stay out
-            keys = con.execute(written_keys(job.model).sql(dialect=DIALECT)).pl()
-            written = written_subset(versions.path, keys)
+    if plan.written and plan.written == versions.rows:  # all new: the files go in as they are
+        inserted = _add_versions(con, lake, job, versions, files=files)
+    elif plan.written:  # identical and older versions stay out
+        keys = con.execute(written_keys(job.model).sql(dialect=DIALECT)).pl()
+        written = written_subset(versions, keys)
         inserted = files.append(con, lake, job, written, rows=plan.written)
         files.append(con, lake, job, written, rows=plan.written, history=True)
     if deleted != updates or closed != updates or inserted != plan.written:
@@ -134,6 +142,44 @@ def _write_versions(
             "versions. Nothing was committed; check the table for duplicate keys."
         )
         raise ReconciliationError(msg)
+
+
+def _add_versions(
+    con: duckdb.DuckDBPyConnection,
+    lake: str,
+    job: LoadInput,
+    versions: Versions,
+    *,
+    files: LakeFiles,
+) -> int:
+    """Put every versions file into core and history; delete their left-out rows again.
+
+    Returns the rows core gained. The left-out rows of the normalize step's parts (a few
+    thousand in the 5M-resident population export) become one delete file per part and
+    table, which compaction folds in later: far cheaper than writing the parts again.
+    """
+    added = 0
+    for path in versions.files:
+        rows = pl.scan_parquet(path).select(pl.len()).collect().item()  # the footer's count
+        added += files.append(con, lake, job, path, rows=rows)
+        files.append(con, lake, job, path, rows=rows, history=True)
+    if versions.left_out is None:
+        return added
+    params = {"batch_id": job.batch_id, "left_out_path": str(versions.left_out)}
+    expected = pl.scan_parquet(versions.left_out).select(pl.len()).collect().item()
+    for history in (False, True):
+        deleted = _affected(
+            _execute(con, delete_left_out(job.model, lake, history=history), params)
+        )
+        if deleted != expected:
+            msg = (
+                f"batch {job.batch_id}: {deleted:,} rows deleted again from "
+                f"{job.table}{'_history' if history else ''} of the {expected:,} that its "
+                "versions files hold but are no versions. Nothing was committed; re-run "
+                "the normalize step for this delivery."
+            )
+            raise ReconciliationError(msg)
+    return added - expected
 
 
 def lake_files(settings: Settings) -> LakeFiles:
@@ -177,16 +223,42 @@ def apply_batch(
     with ExitStack() as scratch:
         if versions is None:
             versions = scratch.enter_context(versions_ahead(job, loaded_at=now()))
+        ready = versions.result()
+        if ready.from_stage and not _newest(con, lake, job, ready.loaded_at):
+            ready = scratch.enter_context(versions_ahead(job, loaded_at=now())).result()
         return _apply(
             con,
             lake,
             job,
-            versions.result(),
+            ready,
             files=files,
             started_at=started_at,
             note=note,
             failed_attempts=failed_attempts,
         )
+
+
+def _newest(con: duckdb.DuckDBPyConnection, lake: str, job: LoadInput, loaded_at: datetime) -> bool:
+    """Whether ``loaded_at`` is newer than every ``_loaded_at`` in the table.
+
+    The normalize step stamps its versions with its own time; the load links them only if
+    that keeps ``_loaded_at`` in the order batches commit, so that a reader who asks for
+    rows newer than the newest it has seen never misses a batch that was normalized
+    earlier but committed later. Otherwise the load writes the versions again, with its
+    own time.
+    """
+    newest = _execute(con, newest_loaded_at(job.model, lake), {})[0][0]
+    if newest is None or newest < loaded_at:
+        return True
+    logger.info(
+        "batch %s: its versions were written at %s, before the newest load into %s (%s): "
+        "written again with the time of this load",
+        job.batch_id,
+        loaded_at,
+        job.table,
+        newest,
+    )
+    return False
 
 
 def _apply(
@@ -244,7 +316,9 @@ def _apply(
             "failed_attempts": failed_attempts or 0,
         },
         failed_before=failed_attempts != 0,
-        started_at=started_at,
+        # A batch whose versions the normalize step wrote began then: every row's
+        # _loaded_at lies between the ledger's started_at and finished_at.
+        started_at=min(started_at, loaded_at),
         finished_at=now(),
         message="; ".join(filter(None, [summary, note])),
     )
@@ -408,7 +482,13 @@ def load_batch(
     # The versions begin before the ledger says whether the batch loaded already: a
     # re-run stops them at their first write, 0.3 s and 0.6 CPU-s lost on the 1M-resident
     # population (0.3 s and 0.4 CPU-s on 5M), for 0.2-0.3 s gained on every first run.
-    with versions_ahead(job, loaded_at=now()) as versions:
+    with ExitStack() as scratch:
+        staged_versions = stage_versions(job)
+        if staged_versions is None:
+            versions = scratch.enter_context(versions_ahead(job, loaded_at=now()))
+        else:
+            versions = Future()
+            versions.set_result(staged_versions)
         result = run_load(
             settings,
             lambda c: _attempt(

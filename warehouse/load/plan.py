@@ -74,9 +74,12 @@ def _keys_equal(keys: Sequence[str], left: str, right: str) -> exp.Expression:
     return exp.and_(*[exp.column(k, table=left).eq(exp.column(k, table=right)) for k in keys])
 
 
-def incoming_statement(model: type[CanonicalRecord], lake: str) -> exp.Create:
-    """``CREATE TEMP TABLE _cb_incoming``: each key of the versions file (``$versions_path``)
-    with its record hash, version time and action.
+def incoming_statement(
+    model: type[CanonicalRecord], lake: str, *, left_out: bool = False
+) -> exp.Create:
+    """``CREATE TEMP TABLE _cb_incoming``: each key of the versions files (``$versions_path``,
+    one path or a list) with its record hash, version time and action; with ``left_out``,
+    not the rows whose ``_source_row`` the file ``$left_out_path`` lists.
 
     >>> from schemas.records import table
     >>> sql = incoming_statement(table("core.area"), "lake").sql("duckdb")
@@ -106,16 +109,22 @@ def incoming_statement(model: type[CanonicalRecord], lake: str) -> exp.Create:
         this=exp.func("read_parquet", param("versions_path")),
         alias=exp.TableAlias(this=exp.to_identifier(incoming)),
     )
-    planned = (
-        exp.select(
-            *[exp.column(k, table=incoming) for k in keys],
-            exp.column("_record_hash", table=incoming),
-            exp.column("_version_at", table=incoming),
-            exp.alias_(action, "_action"),
+    planned = exp.select(
+        *[exp.column(k, table=incoming) for k in keys],
+        exp.column("_record_hash", table=incoming),
+        exp.column("_version_at", table=incoming),
+        exp.alias_(action, "_action"),
+    ).from_(versions)
+    if left_out:
+        planned = planned.join(
+            exp.Table(
+                this=exp.func("read_parquet", param("left_out_path")),
+                alias=exp.TableAlias(this=exp.to_identifier("x")),
+            ),
+            on=exp.column("_source_row", table=incoming).eq(exp.column("_source_row", table="x")),
+            join_type="anti",
         )
-        .from_(versions)
-        .join(target, on=_keys_equal(keys, incoming, current), join_type="left")
-    )
+    planned = planned.join(target, on=_keys_equal(keys, incoming, current), join_type="left")
     return exp.Create(
         this=exp.to_table(INCOMING),
         kind="TABLE",
@@ -133,6 +142,17 @@ def any_row(model: type[CanonicalRecord], lake: str) -> exp.Select:
     'SELECT 1 FROM lake.core.person LIMIT 1'
     """
     return exp.select(exp.Literal.number(1)).from_(lake_table(model, lake)).limit(1)
+
+
+def newest_loaded_at(model: type[CanonicalRecord], lake: str) -> exp.Select:
+    """The newest ``_loaded_at`` of the table's history (every version it ever took).
+
+    >>> from schemas.records import table
+    >>> newest_loaded_at(table("core.person"), "lake").sql("duckdb")
+    'SELECT MAX(_loaded_at) FROM lake.core.person_history'
+    """
+    history = lake_table(model, lake, history=True)
+    return exp.select(exp.func("max", exp.column("_loaded_at"))).from_(history)
 
 
 def written_keys(model: type[CanonicalRecord]) -> exp.Select:

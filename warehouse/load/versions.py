@@ -30,13 +30,14 @@ import polars as pl
 
 from schemas.errors import CitybrainError
 from schemas.generate import polars_schema
-from transforms.staged import UNIQUE_KEY_METADATA, VALID_PARTS, scan_valid
+from transforms.staged import SUPERSEDED, UNIQUE_KEY_METADATA, VALID_PARTS, scan_valid
 from transforms.uncached import UncachedFile
 from transforms.versions import (
     LAKE_COMPRESSION,
     VersionSource,
     as_versions,
     field_bytes,
+    stamp_of,
     weighted_sum,
 )
 
@@ -51,12 +52,54 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Versions:
-    """The written versions file and what the pass found."""
+    """The batch's versions in lake data files, and what writing them found.
 
-    path: Path
-    rows: int  # versions in the file: one per business key
+    Either the one file of the load's own pass (:func:`write_versions`), or the parts the
+    normalize step wrote as versions (:func:`stage_versions`): those may hold rows that
+    lost to a newer version of their key in a later part, listed in ``left_out``.
+    """
+
+    files: tuple[Path, ...]
+    rows: int  # versions in the files, left-out rows not counted: one per business key
     superseded: int  # valid rows set aside for a newer row of their key in this batch
-    loaded_at: datetime  # the file's ``_loaded_at``: the load's time in every table it writes
+    loaded_at: datetime  # the files' ``_loaded_at``, in every row
+    left_out: Path | None = None  # a Parquet file of the ``_source_row`` of rows no version
+    from_stage: bool = False  # written by the normalize step (linked only while newest)
+
+    def scan(self) -> pl.LazyFrame:
+        """The versions, left-out rows left out."""
+        rows = pl.scan_parquet(list(self.files))
+        if self.left_out is None:
+            return rows
+        return rows.join(pl.scan_parquet(self.left_out), on="_source_row", how="anti")
+
+
+def stage_versions(job: LoadInput) -> Versions | None:
+    """The batch's versions as the normalize step wrote them, or None if it did not.
+
+    That is: every valid file is stamped with this batch's id
+    (:data:`transforms.versions.VERSIONS_METADATA`) and holds one row per business key,
+    and the rows come from one delivery (a replay's never are stamped). A folder's
+    ``superseded.parquet`` lists the rows of its parts that are no versions.
+    """
+    path = job.valid_path
+    files = sorted(path.glob(VALID_PARTS)) if path.is_dir() else [path]
+    if job.per_row_received_at or not files:
+        return None
+    stamps = {stamp_of(f) for f in files}
+    if len(stamps) != 1 or (stamp := stamps.pop()) is None or stamp[0] != job.batch_id:
+        return None
+    if not _unique_keys_marked(path, list(job.model.__business_key__)):
+        return None
+    left_out = path / SUPERSEDED if path.is_dir() else None
+    return Versions(
+        files=tuple(files),
+        rows=job.rows_valid,
+        superseded=0,
+        loaded_at=stamp[1],
+        left_out=left_out if left_out is not None and left_out.exists() else None,
+        from_stage=True,
+    )
 
 
 def version_source(job: LoadInput, *, loaded_at: datetime) -> VersionSource:
@@ -165,7 +208,7 @@ def write_versions(
                 raise VersionsStopped(str(exc)) from exc
             raise
     rows = pl.scan_parquet(path).select(pl.len()).collect().item()  # the footer's count
-    return Versions(path=path, rows=rows, superseded=job.rows_valid - rows, loaded_at=loaded_at)
+    return Versions(files=(path,), rows=rows, superseded=job.rows_valid - rows, loaded_at=loaded_at)
 
 
 @contextmanager
@@ -202,14 +245,14 @@ def versions_ahead(job: LoadInput, *, loaded_at: datetime) -> Iterator[Future[Ve
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def written_subset(versions: Path, keys: pl.DataFrame) -> Path:
-    """The versions of ``keys`` only, written to a new file beside ``versions``.
+def written_subset(versions: Versions, keys: pl.DataFrame) -> Path:
+    """The versions of ``keys`` only, written to a new file beside the versions' first.
 
     A new name for each attempt of a retried transaction: a file once linked into the
     lake is never written again in place.
     """
-    path = versions.with_name(f"written-{uuid.uuid4().hex[:12]}.parquet")
-    subset = pl.scan_parquet(versions).join(keys.lazy(), on=keys.columns, how="semi")
+    path = versions.files[0].with_name(f"written-{uuid.uuid4().hex[:12]}.parquet")
+    subset = versions.scan().join(keys.lazy(), on=keys.columns, how="semi")
     with UncachedFile(path) as file:
         subset.sink_parquet(file, compression=LAKE_COMPRESSION)
     return path
