@@ -30,6 +30,7 @@ import itertools
 import json
 import shutil
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -161,21 +162,37 @@ class NormalizedBatch:
 
     def _chunks(self, chunk_rows: int) -> Iterator[tuple[int, pl.DataFrame]]:
         """The stepped rows, ``chunk_rows`` source rows at a time (none for no rows), each
-        with the position of its first row in the delivery (or in ``stepped``)."""
+        with the position of its first row in the delivery (or in ``stepped``).
+
+        The steps of the next chunk run in a thread while the caller splits and writes
+        this one: building a chunk's plan, finding its versions across chunks and keeping
+        its raw records are single-threaded, and the next chunk fills the other core. At
+        most one chunk waits ahead. 5M-resident population export, 3 pairs: the stage
+        0.93-0.97x the time, about 150 MB more at peak.
+        """
         if self.delivery is None or self.steps is None:
             offset = 0
             for chunk in self.stepped.collect_batches(chunk_size=chunk_rows):
                 yield offset, chunk
                 offset += chunk.height
             return
-        offset = 0
-        while True:
-            chunk = self.steps(self.delivery.slice(offset, chunk_rows)).collect()
-            if chunk.height:
-                yield offset, chunk
-            if chunk.height < chunk_rows:
-                return
-            offset += chunk_rows
+        steps, delivery = self.steps, self.delivery
+
+        def stepped(offset: int) -> pl.DataFrame:
+            return steps(delivery.slice(offset, chunk_rows)).collect()
+
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="citybrain-chunk") as ahead:
+            offset, pending = 0, ahead.submit(stepped, 0)
+            while True:
+                chunk = pending.result()
+                full = chunk.height == chunk_rows
+                if full:
+                    pending = ahead.submit(stepped, offset + chunk_rows)
+                if chunk.height:
+                    yield offset, chunk
+                if not full:
+                    return
+                offset += chunk_rows
 
     def write(
         self,
@@ -191,9 +208,10 @@ class NormalizedBatch:
         rows (``rows_hint``, e.g. ``RawDelivery.rows_hint``). ``on_rows`` is told how many
         of the delivery's rows are written, after each chunk (a progress bar, a log line).
 
-        Memory stays bounded by the chunk, whatever the delivery's size: the steps run on
-        one slice of the delivery at a time, each chunk is split on its own, and only the
-        business keys of valid rows are kept across chunks. (A step that looks across rows,
+        Memory stays bounded by a few chunks, whatever the delivery's size: the steps run
+        on one slice of the delivery at a time (the next one's while this one is written),
+        each chunk is split on its own, and only the business keys of valid rows are kept
+        across chunks. (A step that looks across rows,
         like the credit feed's in-batch authority names, then sees one chunk at a time.)
 
         A delivery of one chunk is written exactly as :meth:`collect` splits it, its valid
