@@ -99,7 +99,13 @@ PROVENANCE_COLUMNS: tuple[Column, ...] = (
     _provenance(
         "_record_hash", "VARCHAR", "记录摘要", "Hash of the canonical values: unchanged = same."
     ),
-    _provenance("_loaded_at", "TIMESTAMP", "入库时间", "When the batch committed, UTC."),
+    _provenance(
+        "_loaded_at",
+        "TIMESTAMP",
+        "入库时间",
+        "When the batch's rows were written for the lake, UTC: between its started_at and "
+        "finished_at in meta.batches, and later than every _loaded_at before its commit.",
+    ),
 )
 """Carried by every core (``__history__``) table, in this order, after the model's fields."""
 

@@ -129,6 +129,25 @@ def record_hash(schema: pl.Schema | dict[str, pl.DataType]) -> pl.Expr:
     return weighted_sum(hashes, pl.UInt128).cast(pl.String).str.zfill(39)
 
 
+@dataclass(frozen=True)
+class VersionSource:
+    """Where a batch's versions come from: what :func:`as_versions` adds to its rows."""
+
+    model: type[CanonicalRecord]
+    feed: str
+    batch_id: str
+    received_at: datetime  # naive UTC: orders rows without an update time
+    loaded_at: datetime  # naive UTC: every version's ``_loaded_at``
+    updated_at: str | None = None  # the column that orders a key's versions, if any
+    per_row_received_at: bool = False  # the rows carry their own RECEIVED_AT (a replay)
+    geometry: Mapping[str, str] = field(default_factory=dict)  # GEOMETRY column -> encoding
+
+    def metadata(self) -> dict[str, str]:
+        """The :data:`VERSIONS_METADATA` entry of a file of these versions."""
+        stamp = {"batch_id": self.batch_id, "loaded_at": self.loaded_at.isoformat()}
+        return {VERSIONS_METADATA: json.dumps(stamp)}
+
+
 def as_versions(rows: pl.LazyFrame, source: VersionSource) -> pl.LazyFrame:
     """The valid rows as new current versions, in the history table's columns and types.
 
@@ -187,25 +206,6 @@ def as_versions(rows: pl.LazyFrame, source: VersionSource) -> pl.LazyFrame:
         )
         .cast(types)  # type: ignore[arg-type]
     )
-
-
-@dataclass(frozen=True)
-class VersionSource:
-    """Where a batch's versions come from: what :func:`as_versions` adds to its rows."""
-
-    model: type[CanonicalRecord]
-    feed: str
-    batch_id: str
-    received_at: datetime  # naive UTC: orders rows without an update time
-    loaded_at: datetime  # naive UTC: every version's ``_loaded_at``
-    updated_at: str | None = None  # the column that orders a key's versions, if any
-    per_row_received_at: bool = False  # the rows carry their own RECEIVED_AT (a replay)
-    geometry: Mapping[str, str] = field(default_factory=dict)  # GEOMETRY column -> encoding
-
-    def metadata(self) -> dict[str, str]:
-        """The :data:`VERSIONS_METADATA` entry of a file of these versions."""
-        stamp = {"batch_id": self.batch_id, "loaded_at": self.loaded_at.isoformat()}
-        return {VERSIONS_METADATA: json.dumps(stamp)}
 
 
 def stamp_of(path: Path) -> tuple[str, datetime] | None:

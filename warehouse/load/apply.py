@@ -1,14 +1,16 @@
 """Apply a plan: merge the new versions into core and keep their SCD2 history.
 
 All in the batch's one transaction, against ``_cb_incoming`` (:mod:`warehouse.load.plan`)
-and the versions file (:mod:`warehouse.load.versions`):
+and the versions files (:mod:`warehouse.load.versions`):
 
 1. ``DELETE FROM core.<t> USING`` the keys the batch updates;
 2. ``UPDATE core.<t>_history``: the current version of every updated key is closed
    (``_valid_to`` = the new version's ``_version_at``, ``_is_current`` = false);
 3. the new versions (``insert`` and ``update`` keys) join core and history, current, as
-   one Parquet file registered in both (:class:`LakeFiles`). DuckLake keeps no unique
-   constraint: these statements are what hold one row per key.
+   Parquet files registered in both (:class:`LakeFiles`): the versions files as they are
+   when every version is new, else a file of the written ones. Rows of the normalize
+   step's parts that lost to a later part are deleted again (:func:`delete_left_out`).
+   DuckLake keeps no unique constraint: these statements are what hold one row per key.
 
 Delete-then-append rather than ``MERGE INTO``: both are one snapshot in one transaction,
 but on DuckLake 1.0 the MERGE of 200k rows took 1.5 s where the DELETE and INSERT took

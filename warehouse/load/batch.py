@@ -1,15 +1,18 @@
 """Load one staged batch into the lake in one DuckLake transaction (DESIGN.md decisions 4-6).
 
-The valid rows become versions with their record hash (:mod:`warehouse.load.versions`) in
-a thread of their own, from the start: they do not depend on the lake, so they are written
-while the lake is attached and the ledger read. Inside the transaction, in order: the
+The valid rows become versions with their record hash (:mod:`warehouse.load.versions`):
+the normalize step wrote them so already where the table takes it, and the load links
+those files while their ``_loaded_at`` is the newest in the table (:func:`_newest`);
+otherwise they are written in a thread of their own, from the start, while the lake is
+attached and the ledger read (they do not depend on the lake). Inside the transaction, in
+order: the
 ledger is asked whether the batch already loaded (then nothing is written and no snapshot
 made); the versions are planned against the lake (:mod:`warehouse.load.plan`) and applied
 to core and history (:mod:`warehouse.load.apply`); rejected rows go to
 ``meta.quarantine``; the counts are reconciled (a mismatch is a bug and the batch fails
 before COMMIT); then ``meta.batches`` and ``meta.watermarks`` are written. The whole
 transaction is retried when the catalog is busy (:func:`warehouse.retry.with_retry`),
-each time from a fresh snapshot, with the same versions file.
+each time from a fresh snapshot, with the same versions files.
 """
 
 from __future__ import annotations

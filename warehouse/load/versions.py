@@ -1,18 +1,21 @@
-"""The batch's new versions, computed in Polars and written as the lake stores them.
+"""The batch's new versions, in Parquet files as the lake stores them.
 
 Everything a core row carries beyond its fields is known before the load looks at the
-lake: the record hash, the version time, the provenance. So the loader computes them here,
-in one Polars pass over the staged valid file, and writes one Parquet file with the
-history table's columns (:func:`write_versions`): core's, then the SCD2 period of a new,
-current version. The plan then joins only keys, hashes and version times against the lake
-(:mod:`warehouse.load.plan`), and the versions written reach both core and history as that
-one file, registered twice with ``ducklake_add_data_files`` (core ignores the period
-columns) instead of being read and encoded again by two ``INSERT`` statements
-(:mod:`warehouse.load.apply`).
+lake: the record hash, the version time, the provenance (:mod:`transforms.versions`).
+Where the table takes them, the normalize step has written its valid rows so already,
+stamped with their batch, and the load takes those files as they are
+(:func:`stage_versions`). Otherwise (a replay, a table with geometry, addresses placed at
+load time, files from elsewhere) the load computes them in one Polars pass over the staged
+valid rows and writes one file (:func:`write_versions`). Either way the plan joins only
+keys, hashes and version times against the lake (:mod:`warehouse.load.plan`), and the
+versions reach both core and history as those files, registered twice with
+``ducklake_add_data_files`` (core ignores the period columns) instead of being read and
+encoded again by two ``INSERT`` statements (:mod:`warehouse.load.apply`).
 
 Measured on the 1M-resident population export, 2 cores: the plan with a DuckDB ``md5``
 record hash and the two ``INSERT`` statements took 5.5 s; this pass, the plan and the two
-registrations about 2 s.
+registrations about 2 s; linking the normalize step's files, 0.3 s (5M: 0.7 s, where the
+pass took 4.3).
 """
 
 from __future__ import annotations
