@@ -2,13 +2,12 @@
 
 The valid rows become versions with their record hash (:mod:`warehouse.load.versions`):
 the normalize step wrote them so already where the table takes it, and the load links
-those files while their ``_loaded_at`` is the newest in the table (:func:`_newest`);
+those files while their ``_loaded_at`` is the newest in the table (:func:`_newest_in_table`);
 otherwise they are written in a thread of their own, from the start, while the lake is
 attached and the ledger read (they do not depend on the lake). Inside the transaction, in
-order: the
-ledger is asked whether the batch already loaded (then nothing is written and no snapshot
-made); the versions are planned against the lake (:mod:`warehouse.load.plan`) and applied
-to core and history (:mod:`warehouse.load.apply`); rejected rows go to
+order: the ledger is asked whether the batch already loaded (then nothing is written and
+no snapshot made); the versions are planned against the lake (:mod:`warehouse.load.plan`)
+and applied to core and history (:mod:`warehouse.load.apply`); rejected rows go to
 ``meta.quarantine``; the counts are reconciled (a mismatch is a bug and the batch fails
 before COMMIT); then ``meta.batches`` and ``meta.watermarks`` are written. The whole
 transaction is retried when the catalog is busy (:func:`warehouse.retry.with_retry`),
@@ -227,7 +226,7 @@ def apply_batch(
         if versions is None:
             versions = scratch.enter_context(versions_ahead(job, loaded_at=now()))
         ready = versions.result()
-        if ready.from_stage and not _newest(con, lake, job, ready.loaded_at):
+        if ready.from_stage and not _newest_in_table(con, lake, job, ready.loaded_at):
             ready = scratch.enter_context(versions_ahead(job, loaded_at=now())).result()
         return _apply(
             con,
@@ -241,7 +240,9 @@ def apply_batch(
         )
 
 
-def _newest(con: duckdb.DuckDBPyConnection, lake: str, job: LoadInput, loaded_at: datetime) -> bool:
+def _newest_in_table(
+    con: duckdb.DuckDBPyConnection, lake: str, job: LoadInput, loaded_at: datetime
+) -> bool:
     """Whether ``loaded_at`` is newer than every ``_loaded_at`` in the table.
 
     The normalize step stamps its versions with its own time; the load links them only if
