@@ -21,6 +21,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,9 +92,9 @@ def _tail(path: Path, lines: int = 15) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def group_members(pgid: int) -> list[int]:
-    """Live (non-zombie) processes of a process group, from ``/proc``."""
-    members = []
+def _processes() -> dict[int, tuple[int, int, str]]:
+    """Every process from ``/proc``: pid -> (parent pid, process group, start time)."""
+    found = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -101,30 +102,42 @@ def group_members(pgid: int) -> list[int]:
             stat = (entry / "stat").read_text()
         except OSError:
             continue
-        # pid (comm) state ppid pgrp ...: comm may hold spaces, so split after its ')'.
+        # pid (comm) state ppid pgrp ... starttime (22nd field): comm may hold spaces, so
+        # split after its ')'.
         fields = stat[stat.rindex(")") + 2 :].split()
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            members.append(int(entry.name))
-    return members
+        if fields[0] != "Z":
+            found[int(entry.name)] = (int(fields[1]), int(fields[2]), fields[19])
+    return found
 
 
-def _stop_stragglers(deadline: float) -> None:
-    """When ``citybrain up`` leads its process group, wait for the rest of it to go.
+def group_members(pgid: int) -> list[int]:
+    """Live (non-zombie) processes of a process group, from ``/proc``."""
+    return [pid for pid, (_, group, _) in _processes().items() if group == pgid]
 
-    The components' own children (the scheduler's task processes, the API server's
-    workers) outlive them by a moment, or keep running when a component was killed: they
-    get SIGTERM, then SIGKILL at the deadline, so "Airflow stopped." means no process is
-    left. Under ``make up`` the group is make's, and the terminal signals it as a whole.
-    """
-    me = os.getpid()
-    if os.getpgrp() != me:
-        return
+
+def descendants(pids: list[int]) -> dict[int, str]:
+    """The live descendants of ``pids``: pid -> start time (to tell a reused pid apart)."""
+    processes = _processes()
+    children: dict[int, list[int]] = {}
+    for pid, (parent, _, _) in processes.items():
+        children.setdefault(parent, []).append(pid)
+    found: dict[int, str] = {}
+    todo = list(pids)
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found[child] = processes[child][2]
+                todo.append(child)
+    return found
+
+
+def _stop_until_gone(alive: Callable[[], list[int]], deadline: float) -> None:
+    """SIGTERM every process ``alive()`` lists, then SIGKILL the ones left at ``deadline``."""
     for signal_number in (signal.SIGTERM, signal.SIGKILL):
-        for pid in group_members(me):
-            if pid != me:
-                with suppress(ProcessLookupError):
-                    os.kill(pid, signal_number)
-        while [p for p in group_members(me) if p != me]:
+        for pid in alive():
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal_number)
+        while alive():
             if time.monotonic() > deadline:
                 break
             time.sleep(0.1)
@@ -133,7 +146,36 @@ def _stop_stragglers(deadline: float) -> None:
         deadline = time.monotonic() + 5
 
 
+def _stop_stragglers(deadline: float) -> None:
+    """When ``citybrain up`` leads its process group, wait for the rest of it to go.
+
+    The components' own children (the scheduler's task processes, the API server's
+    workers) outlive them by a moment, or keep running when a component was killed: they
+    get SIGTERM, then SIGKILL at the deadline, so "Airflow stopped." means no process is
+    left. Under ``make up`` the group is make's: :func:`_stop_orphans` finds them there.
+    """
+    me = os.getpid()
+    if os.getpgrp() != me:
+        return
+    _stop_until_gone(lambda: [p for p in group_members(me) if p != me], deadline)
+
+
+def _stop_orphans(family: dict[int, str], deadline: float) -> None:
+    """Stop what is left of the components' children once the components are gone.
+
+    The scheduler's LocalExecutor workers ignore SIGTERM and wait on their parent's queue
+    for ever once it is gone: left alone, every stopped ``make up`` left them behind, idle.
+    """
+
+    def alive() -> list[int]:
+        now = _processes()
+        return [pid for pid, started in family.items() if pid in now and now[pid][2] == started]
+
+    _stop_until_gone(alive, deadline)
+
+
 def _stop(components: list[_Component]) -> None:
+    family = descendants([c.process.pid for c in components])
     for c in components:
         if c.process.poll() is None:
             c.process.terminate()
@@ -146,6 +188,7 @@ def _stop(components: list[_Component]) -> None:
             c.process.wait()
         c.log.close()
     _stop_stragglers(deadline)
+    _stop_orphans(family, deadline)
 
 
 def _dead(components: list[_Component]) -> _Component | None:

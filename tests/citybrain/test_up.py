@@ -299,3 +299,40 @@ def test_sigterm_stops_every_component_and_frees_the_port(running: Running) -> N
     assert "Airflow stopped." in running.log.read_text()
     assert leftovers == []
     assert _port_is_free(running.port)
+
+
+# A component whose child ignores SIGTERM and would wait for ever once its parent is
+# gone, as the scheduler's LocalExecutor workers do.
+_STUBBORN_PARENT = """
+import signal, subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c",
+    "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); time.sleep(600)"],
+    stdout=subprocess.PIPE)
+child.stdout.readline()
+print(child.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def test_stopping_leaves_no_child_of_a_component_behind(tmp_path: Path, monkeypatch) -> None:
+    from citybrain import up
+
+    monkeypatch.setattr(up, "STOP_TIMEOUT_SECONDS", 1.0)
+    # Only what _stop_orphans does is under test, not the process group's leadership.
+    monkeypatch.setattr(up, "_stop_stragglers", lambda deadline: None)
+    process = subprocess.Popen(
+        [sys.executable, "-c", _STUBBORN_PARENT], stdout=subprocess.PIPE, start_new_session=True
+    )
+    assert process.stdout is not None
+    child = int(process.stdout.readline())
+    assert child in up.descendants([process.pid])
+    log = (tmp_path / "stubborn.log").open("wb")
+    up._stop([up._Component("stubborn", process, log, tmp_path / "stubborn.log")])
+    process.stdout.close()
+    assert process.poll() is not None
+    assert not Path(f"/proc/{child}").exists() or _zombie(child), "the child outlived its parent"
+
+
+def _zombie(pid: int) -> bool:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat[stat.rindex(")") + 2] == "Z"
