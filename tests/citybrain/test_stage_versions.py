@@ -7,7 +7,6 @@ and ``_loaded_at`` keeps the order in which batches commit.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -183,8 +182,24 @@ def test_versions_normalized_before_a_newer_load_are_written_again_with_the_load
     assert _read(settings, "SELECT count(*) FROM lake.core.legal_entity").item() == 2
 
 
-def test_a_replayed_or_hand_made_valid_file_is_not_taken_as_versions(tmp_path: Path) -> None:
-    plain = tmp_path / "plain.parquet"
-    pl.DataFrame({"id_number": ["x"]}).write_parquet(plain)
-    assert stamp_of(plain) is None
-    assert os.path.getsize(plain) > 0
+def test_only_files_stamped_for_the_batch_are_taken_as_its_versions(
+    settings: Settings, tmp_path: Path
+) -> None:
+    from dataclasses import replace
+
+    from transforms.staged import StagedBatch
+    from warehouse.load.staging import prepare
+    from warehouse.load.versions import stage_versions
+
+    init_lake(settings)
+    _drop_day(tmp_path / "drop", "20261101", "91440114MAWPWJ119N")
+    [delivery] = pull_feed("legal_entity", str(tmp_path / "drop"), settings=settings)
+    job = prepare(StagedBatch(**stage_delivery(delivery, settings=settings)))
+    taken = stage_versions(job)
+    assert taken is not None and taken.from_stage and taken.files == (job.valid_path,)
+    # Another batch's files, a replay's rows (several deliveries), a file without the stamp.
+    assert stage_versions(replace(job, batch_id="legal_entity-entities-other")) is None
+    assert stage_versions(replace(job, per_row_received_at=True)) is None
+    pl.read_parquet(job.valid_path).write_parquet(job.valid_path)
+    assert stamp_of(job.valid_path) is None
+    assert stage_versions(job) is None
