@@ -284,7 +284,8 @@ def stage_delivery(
 def _lake_versions(raw: RawDelivery, res: ResourceSpec) -> VersionSource | None:
     """How to write the delivery's valid rows as the lake's versions, if its table takes
     them so (:func:`warehouse.load.apply.takes_stage_versions`): the load then links the
-    files instead of writing every row again (the 5M-resident population: ~4 s less).
+    files instead of writing every row again (the 5M-resident population: the load 4.3 s
+    to 0.7 s, the stage 2-3 s longer; stage and load 0.89-0.95x the time).
 
     Their ``_loaded_at`` is this moment: the batch's rows are written for the lake now,
     and the load keeps it only while it is newer than every ``_loaded_at`` in the table.
