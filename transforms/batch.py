@@ -211,8 +211,8 @@ class NormalizedBatch:
         Memory stays bounded by a few chunks, whatever the delivery's size: the steps run
         on one slice of the delivery at a time (the next one's while this one is written),
         each chunk is split on its own, and only the business keys of valid rows are kept
-        across chunks. (A step that looks across rows,
-        like the credit feed's in-batch authority names, then sees one chunk at a time.)
+        across chunks. (A step that looks across rows, like the credit feed's in-batch
+        authority names, then sees one chunk at a time.)
 
         A delivery of one chunk is written exactly as :meth:`collect` splits it, its valid
         rows as ``valid.parquet``. Several chunks give a folder ``valid/`` of parts, one per
@@ -326,8 +326,8 @@ class NormalizedBatch:
         """
         marked = self.ending.mark(chunk.lazy()).collect().lazy()
         valid, bad, dups = self.ending.split(marked)
-        # Past the page cache: the load reads the part from the disk, and the stage no
-        # longer waits on its pages (see transforms.uncached).
+        # Past the page cache: the load (or, once linked, the lake) reads the part from the
+        # disk, and the stage no longer waits on its pages (see transforms.uncached).
         rows, options = _valid_file(valid, metadata, for_lake)
         with UncachedFile(part) as file:
             sink = rows.sink_parquet(file, **options, lazy=True)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -28,7 +29,6 @@ from schemas.generate import HISTORY_COLUMNS, polars_schema
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
-    from datetime import datetime
     from pathlib import Path
 
     from schemas.records.base import CanonicalRecord
@@ -38,7 +38,7 @@ RECEIVED_AT = "_received_at"
 
 #: Key-value metadata of a file of versions the normalize step wrote for the lake: the
 #: batch it belongs to and the ``_loaded_at`` in its rows (JSON). The load links such
-#: files as they are (:func:`stage_versions_of`).
+#: files as they are (:func:`warehouse.load.versions.stage_versions`).
 VERSIONS_METADATA = "citybrain.versions"
 
 # Versions files become lake data files. LZ4 (LZ4_RAW, which DuckDB reads) against
@@ -46,7 +46,10 @@ VERSIONS_METADATA = "citybrain.versions"
 # CPU-s instead of 1.65 and reading every column in DuckDB 0.41 instead of 0.58.
 # Uncompressed would write in 1.10 CPU-s but take 307 MB; zstd level 1, 122 MB in 1.76.
 # 5M versions (2026-11, one process each, noisy): LZ4 1035 MB in 7.7-9.5 CPU-s,
-# uncompressed 1534 MB in 5.0-6.6, snappy 1020 MB in 7.3-8.1.
+# uncompressed 1534 MB in 5.0-6.6, snappy 1020 MB in 7.3-8.1. Written by the normalize
+# step (2026-11-23, 1M population versions, median of 3): uncompressed 0.54 CPU-s for
+# 307 MB, LZ4 1.03 for 207, snappy 1.10 for 204, zstd 1.71 for 124. LZ4 stays: a lake
+# half again as large costs more than the 0.5 CPU-s per million rows.
 LAKE_COMPRESSION = "lz4"
 
 # List items are escaped so that a list's text says where each item ends: every \x1f
@@ -211,8 +214,6 @@ def as_versions(rows: pl.LazyFrame, source: VersionSource) -> pl.LazyFrame:
 def stamp_of(path: Path) -> tuple[str, datetime] | None:
     """The batch id and ``_loaded_at`` a file of versions says it holds; None for any
     other Parquet file (plain staged rows, a replay's, a hand-made one)."""
-    from datetime import datetime
-
     found = pl.read_parquet_metadata(path).get(VERSIONS_METADATA)
     if found is None:
         return None

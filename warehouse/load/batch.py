@@ -23,7 +23,6 @@ from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import duckdb
-import polars as pl
 from sqlglot import exp
 
 from schemas.errors import LakeError
@@ -43,7 +42,7 @@ from warehouse.load.plan import (
     written_keys,
 )
 from warehouse.load.result import BatchResult, DuplicateBreakdown, ReconciliationError
-from warehouse.load.staging import LoadInput, now, prepare
+from warehouse.load.staging import LoadInput, now, prepare, row_count
 from warehouse.load.statements import statement
 from warehouse.load.versions import Versions, stage_versions, versions_ahead, written_subset
 from warehouse.retry import transaction, with_retry
@@ -162,13 +161,13 @@ def _add_versions(
     """
     added = 0
     for path in versions.files:
-        rows = pl.scan_parquet(path).select(pl.len()).collect().item()  # the footer's count
+        rows = row_count(path)  # the footer's count
         added += files.append(con, lake, job, path, rows=rows)
         files.append(con, lake, job, path, rows=rows, history=True)
     if versions.left_out is None:
         return added
     params = {"batch_id": job.batch_id, "left_out_path": str(versions.left_out)}
-    expected = pl.scan_parquet(versions.left_out).select(pl.len()).collect().item()
+    expected = row_count(versions.left_out)
     for history in (False, True):
         deleted = _affected(
             _execute(con, delete_left_out(job.model, lake, history=history), params)
