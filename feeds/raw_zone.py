@@ -23,6 +23,7 @@ Files can be gigabytes: bytes are copied and hashed in chunks, never read whole.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import fcntl
 import hashlib
 import json
@@ -45,6 +46,7 @@ __all__ = [
     "CHUNK_SIZE",
     "DELIVERY_FILE",
     "PAGES_FILE",
+    "EarlyWriteback",
     "InFlight",
     "RawZone",
     "Staging",
@@ -85,6 +87,60 @@ def combined_sha256(page_hashes: list[str]) -> str:
 def _fsync(handle: IO[bytes]) -> None:
     handle.flush()
     os.fsync(handle.fileno())
+
+
+def _writeback_starter() -> Callable[[int, int, int], bool]:
+    """``start(fd, offset, length)``: start writing a file's range to disk, not waiting;
+    whether it could.
+
+    A large copy then reaches the disk while it is still being made, and its closing fsync
+    waits only for the last stretch: a 1 GB delivery's fsync took 0.3-0.45 s on its own.
+    The pages stay cached for the normalize step that reads them next. Linux's
+    ``sync_file_range(SYNC_FILE_RANGE_WRITE)``; elsewhere nothing (the fsync does it all).
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        call = libc.sync_file_range
+    except (AttributeError, OSError):
+        return lambda fd, offset, length: False
+    call.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    call.restype = ctypes.c_int
+
+    def start(fd: int, offset: int, length: int) -> bool:
+        # Advisory: where it fails, the fsync that closes the file does all the work.
+        return call(fd, offset, length, _SYNC_FILE_RANGE_WRITE) == 0
+
+    return start
+
+
+_SYNC_FILE_RANGE_WRITE = 2
+#: Bytes written between two starts of writeback (a few chunks: few calls, an early start).
+WRITEBACK_BYTES = 16 << 20
+start_writeback = _writeback_starter()
+
+
+class EarlyWriteback:
+    """Sends a file being written to the disk as it grows (see :func:`_writeback_starter`).
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryFile() as handle:
+    ...     early = EarlyWriteback(handle)
+    ...     _ = handle.write(bytes(WRITEBACK_BYTES))
+    ...     early.wrote(WRITEBACK_BYTES)
+    ...     early.sent
+    16777216
+    """
+
+    def __init__(self, handle: IO[bytes]) -> None:
+        self.handle = handle
+        self.sent = 0  # bytes whose writeback has been started
+
+    def wrote(self, size: int) -> None:
+        """The file now holds ``size`` bytes: start writing back what is not on its way."""
+        if size - self.sent >= WRITEBACK_BYTES:
+            self.handle.flush()
+            start_writeback(self.handle.fileno(), self.sent, size - self.sent)
+            self.sent = size
 
 
 def _fsync_dir(path: Path) -> None:
@@ -295,10 +351,12 @@ class Staging:
             source.open("rb") as src,
             target.open("wb") as dst,
         ):
+            early = EarlyWriteback(dst)
             while chunk := src.read(CHUNK_SIZE):
                 hashed = hasher.submit(digest.update, chunk)
                 dst.write(chunk)
                 size += len(chunk)
+                early.wrote(size)
                 if on_chunk is not None:
                     on_chunk(chunk)
                 hashed.result()

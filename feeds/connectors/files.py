@@ -442,6 +442,7 @@ def _transcode(src: Path, dst: Path, encoding: str, *, feed: str, source: Path) 
     offset = newlines = 0
     last = ""
     with src.open("rb") as fin, dst.open("wb") as fout:
+        early = raw_zone.EarlyWriteback(fout)
         while True:
             chunk = fin.read(raw_zone.CHUNK_SIZE)
             try:
@@ -461,6 +462,7 @@ def _transcode(src: Path, dst: Path, encoding: str, *, feed: str, source: Path) 
                 utf8 = text.encode("utf-8")
                 newlines += _count_newlines(utf8)
                 fout.write(utf8)
+                early.wrote(fout.tell())
             if not chunk:
                 break
             offset += len(chunk)

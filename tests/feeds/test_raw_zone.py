@@ -181,3 +181,43 @@ def test_one_pull_per_query_at_a_time(zone: RawZone) -> None:
         zone.inflight("credit", "penalties", key),
     ):
         pass
+
+
+def test_a_large_copy_goes_to_disk_while_it_is_made(
+    zone: RawZone, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The copy's pages are sent to the disk range by range as it grows, each range whole
+    in the file when sent, so that the closing fsync waits only for the last stretch."""
+    monkeypatch.setattr(raw_zone, "CHUNK_SIZE", 1000)
+    monkeypatch.setattr(raw_zone, "WRITEBACK_BYTES", 4000)
+    sent: list[tuple[int, int]] = []
+    real_start = raw_zone.start_writeback
+
+    def recording_start(fd: int, offset: int, length: int) -> bool:
+        assert os.fstat(fd).st_size >= offset + length  # flushed out of Python's buffer
+        sent.append((offset, length))
+        return real_start(fd, offset, length)
+
+    monkeypatch.setattr(raw_zone, "start_writeback", recording_start)
+    data = os.urandom(25_001)
+    stored = zone.store_file(
+        "geospatial", "boundaries", _file(tmp_path, "big.bin", data), format="geojson"
+    )
+    assert stored.raw_paths[0].read_bytes() == data
+    assert sent == [
+        (0, 4000),
+        (4000, 4000),
+        (8000, 4000),
+        (12000, 4000),
+        (16000, 4000),
+        (20000, 4000),
+    ]
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="Linux only")
+def test_writeback_is_started_by_the_kernel_on_linux(tmp_path: Path) -> None:
+    # A binding that silently did nothing would leave every fsync as slow as before.
+    with (tmp_path / "f.bin").open("wb") as handle:
+        handle.write(bytes(8192))
+        handle.flush()
+        assert raw_zone.start_writeback(handle.fileno(), 0, 8192) is True
