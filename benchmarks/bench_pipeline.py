@@ -6,7 +6,8 @@ Each approach runs on each file in a child process (this script with ``--approac
 fresh temporary home, so its peak RSS is its own (``os.wait4`` returns the child's
 ``ru_maxrss``). Timings are taken inside the child around the work only (interpreter
 start-up, imports and the untimed set-up, ``init_lake`` or an empty dlt pipeline, are
-excluded).
+excluded), in wall seconds and in CPU seconds (user and system, every thread): a ratio
+of wall times that moves from run to run while the CPU seconds do not is the machine.
 
 Approaches:
     citybrain   pull_feed -> stage_delivery -> load_all (the DAG's tasks), DuckLake
@@ -107,6 +108,16 @@ def transcode(src: Path, dst: Path, encoding: str) -> None:
 # --- the approaches (each runs in its own child process) -----------------------------------
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children so far, user and system: every
+    thread of the engines the approaches run on, and dlt's worker processes."""
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def run_citybrain(feed: str, path: Path, home: Path) -> dict[str, Any]:
     # citybrain first, as its command line and DAG files import it: it sets Polars'
     # allocator for batch work (citybrain.ALLOCATOR_CONF), which Polars reads at import.
@@ -131,17 +142,18 @@ def run_citybrain(feed: str, path: Path, home: Path) -> dict[str, Any]:
     for p in (path, path.with_name(path.name + ".ok")):
         if p.exists():
             os.link(p, drop / p.name)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), cpu_seconds()
     deliveries = pull_feed(feed, str(drop), settings=settings)
     t1 = time.perf_counter()
     staged = [stage_delivery(d, settings=settings) for d in deliveries]
     t2 = time.perf_counter()
     loaded = load_all(staged, settings=settings)
-    t3 = time.perf_counter()
+    t3, c3 = time.perf_counter(), cpu_seconds()
     rows_in = sum(s["rows_in"] for s in staged)
     return {
         "rows": rows_in,
         "seconds": t3 - t0,
+        "cpu": c3 - c0,
         "stages": {"pull": t1 - t0, "stage": t2 - t1, "load": t3 - t2},
         "detail": {
             "deliveries": len(deliveries),
@@ -160,7 +172,7 @@ def run_floor(feed: str, path: Path, home: Path) -> dict[str, Any]:
 
     settings = Settings(home=home)
     init_lake(settings)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), cpu_seconds()
     encoding = detect_encoding(path)
     text = path
     if encoding == "gb18030":
@@ -176,10 +188,11 @@ def run_floor(feed: str, path: Path, home: Path) -> dict[str, Any]:
         rows = con.execute("SELECT count(*) FROM lake.core.bench_floor").fetchone()[0]
     finally:
         con.close()
-    t2 = time.perf_counter()
+    t2, c2 = time.perf_counter(), cpu_seconds()
     return {
         "rows": rows,
         "seconds": t2 - t0,
+        "cpu": c2 - c0,
         "stages": {"detect+transcode": t1 - t0, "read_csv+write": t2 - t1},
         "detail": {"encoding": encoding},
     }
@@ -212,7 +225,7 @@ def run_dlt_arrow(feed: str, path: Path, home: Path) -> dict[str, Any]:
     from pyarrow import csv as pacsv
 
     pipeline = _dlt_pipeline("arrow", home)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), cpu_seconds()
     encoding = detect_encoding(path)
 
     @dlt.resource(name="rows", write_disposition="replace")
@@ -232,10 +245,11 @@ def run_dlt_arrow(feed: str, path: Path, home: Path) -> dict[str, Any]:
             yield pa.Table.from_batches([batch])
 
     info = pipeline.run(rows())
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), cpu_seconds()
     return {
         "rows": _dlt_rows(home, "arrow"),
         "seconds": t1 - t0,
+        "cpu": c1 - c0,
         "stages": {},
         "detail": {"encoding": encoding, "loads": len(info.loads_ids)},
     }
@@ -247,7 +261,7 @@ def run_dlt_dicts(feed: str, path: Path, home: Path) -> dict[str, Any]:
     import dlt
 
     pipeline = _dlt_pipeline("dicts", home)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), cpu_seconds()
     encoding = detect_encoding(path)
 
     @dlt.resource(name="rows", write_disposition="replace")
@@ -265,10 +279,11 @@ def run_dlt_dicts(feed: str, path: Path, home: Path) -> dict[str, Any]:
                 yield page
 
     info = pipeline.run(rows())
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), cpu_seconds()
     return {
         "rows": _dlt_rows(home, "dicts"),
         "seconds": t1 - t0,
+        "cpu": c1 - c0,
         "stages": {},
         "detail": {"encoding": encoding, "loads": len(info.loads_ids)},
     }
@@ -384,8 +399,8 @@ def _range(values: list[float]) -> str:
 
 def print_table(summary: list[dict[str, Any]], residents: int) -> None:
     header = (
-        f"{'feed':<13} {'approach':<10} {'rows':>11} {'seconds':>8} {'rows/s':>11} "
-        f"{'x floor':>8} {'run by run':>10} {'peak RSS MiB':>13}  stages (s)"
+        f"{'feed':<13} {'approach':<10} {'rows':>11} {'seconds':>8} {'CPU s':>7} "
+        f"{'rows/s':>11} {'x floor':>8} {'run by run':>10} {'peak RSS MiB':>13}  stages (s)"
     )
     print(header)
     print("-" * len(header))
@@ -398,14 +413,15 @@ def print_table(summary: list[dict[str, Any]], residents: int) -> None:
         spread = _range(r["x_floor_runs"]) if r["approach"] != "floor" else ""
         print(
             f"{r['feed']:<13} {r['approach']:<10} {r['rows']:>11,} {r['seconds']:>8.2f} "
-            f"{_rate(r):>11,.0f} {ratio:>8.2f} {spread:>10} "
+            f"{r.get('cpu', float('nan')):>7.1f} {_rate(r):>11,.0f} {ratio:>8.2f} {spread:>10} "
             f"{r['peak_rss'] / 2**20:>13,.0f}  {stages}"
         )
     runs = max((r.get("runs", 1) for r in summary), default=1)
     if runs > 1:
         print(
             f"(the median of {runs} runs, the faster middle one when even; peak RSS: the "
-            "largest; stages: the median run's; run by run: each run against its own floor)"
+            "largest; stages and CPU s: the median run's; run by run: each run against its "
+            "own floor)"
         )
     for r in summary:
         if r.get("errors"):

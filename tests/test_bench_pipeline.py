@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -78,7 +79,12 @@ def test_the_script_runs_each_approach_several_times(tmp_path) -> None:
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "run by run" in done.stdout and "run 2/2 citybrain" in done.stdout
+    assert "CPU s" in done.stdout
     saved = json.loads(out.read_text(encoding="utf-8"))
+    # Each run's CPU seconds, every thread's: the engines' threads make them more than 0,
+    # and no more than every core busy all the time.
+    for run in saved["runs"]:
+        assert 0 < run["cpu"] <= run["seconds"] * (os.cpu_count() or 1) + 0.5
     assert sorted((r["approach"], r["run"]) for r in saved["runs"]) == [
         ("citybrain", 0),
         ("citybrain", 1),
