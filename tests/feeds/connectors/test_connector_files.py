@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -227,6 +228,31 @@ def test_the_utf8_copy_is_on_disk_before_the_delivery_is_recorded(
     names = [n if not n.startswith(".delivery.json") else "delivery.json" for n in synced]
     assert names.index(raw.raw_paths[0].name) < names.index("delivery.json")
     assert names.index(raw.text_path.name) < names.index("delivery.json")
+
+
+def test_the_utf8_copy_goes_to_disk_while_it_is_made(
+    zone: RawZone, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As the raw copy does (raw_zone.EarlyWriteback): its closing fsync then waits for
+    # the last stretch only.
+    monkeypatch.setattr(raw_zone, "CHUNK_SIZE", 500)
+    monkeypatch.setattr(raw_zone, "WRITEBACK_BYTES", 2000)
+    sent: dict[str, list[tuple[int, int]]] = {}
+
+    def recording_start(fd: int, offset: int, length: int) -> bool:
+        name = Path(os.readlink(f"/proc/self/fd/{fd}")).name
+        sent.setdefault(name, []).append((offset, length))
+        return True
+
+    monkeypatch.setattr(raw_zone, "start_writeback", recording_start)
+    _drop(tmp_path / "drop", "scjg_sczt_20240301.csv", _csv(ROWS * 200).encode("gbk"))
+    (raw,) = _pull(zone, tmp_path / "drop")
+    assert raw.text_path is not None
+    ranges = sent[raw.text_path.name]
+    assert len(ranges) >= 5
+    # Contiguous from the start, never beyond what the copy holds.
+    assert [offset for offset, _ in ranges] == [0, *itertools.accumulate(n for _, n in ranges[:-1])]
+    assert sum(n for _, n in ranges) <= raw.text_path.stat().st_size
 
 
 def test_bytes_no_encoding_decodes_fail_with_place_and_spare_the_good_files(
