@@ -199,6 +199,24 @@ def _option(name: str, value: str | None = None) -> exp.AttachOption:
     )
 
 
+def set_statement(name: str, value: str | bool | list[str]) -> str:
+    """``SET name = value`` for a DuckDB setting, built with sqlglot (values quoted as
+    literals, never pasted into the text).
+
+    >>> set_statement("memory_limit", "2GB"), set_statement("lock_configuration", True)
+    ("SET memory_limit = '2GB'", 'SET lock_configuration = TRUE')
+    """
+    literal: exp.Expression
+    if isinstance(value, list):
+        literal = exp.Array(expressions=[exp.Literal.string(v) for v in value])
+    elif isinstance(value, str):
+        literal = exp.Literal.string(value)
+    else:
+        literal = exp.Boolean(this=value)
+    item = exp.SetItem(this=exp.EQ(this=exp.column(name), expression=literal))
+    return exp.Set(expressions=[item]).sql(dialect="duckdb")
+
+
 def attach_statement(settings: Settings, *, read_only: bool = False) -> exp.Attach:
     """The ATTACH of the lake under ``settings.lake_name``, as sqlglot.
 

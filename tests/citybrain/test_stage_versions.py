@@ -125,6 +125,27 @@ def test_linked_versions_are_what_the_loads_own_pass_writes(
     assert started <= stamped_at <= finished
 
 
+def test_the_left_out_rows_are_deleted_with_the_join_built_on_their_list(
+    tmp_path: Path, export: Path, chunked: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Left to the optimizer's estimates, the DELETE could hash every row of the batch
+    # instead of the few listed (warehouse.load.batch.joins_as_written).
+    settings, [staged] = _staged(tmp_path / "lake", export)
+    seen: list[str] = []
+    execute = load_module._execute
+
+    def spying(con, expression, params):  # type: ignore[no-untyped-def]
+        if "left_out_path" in params and expression.key == "delete":
+            setting = "SELECT current_setting('disabled_optimizers')"
+            seen.append(con.execute(setting).fetchone()[0])
+        return execute(con, expression, params)
+
+    monkeypatch.setattr(load_module, "_execute", spying)
+    [result] = tasks.load_all([staged], settings=settings)
+    assert result["status"] == "loaded"
+    assert seen == ["build_side_probe_side"] * 2  # core, then history
+
+
 HEADER = (
     "统一社会信用代码,注册号,企业名称,企业类型,法定代表人,法定代表人证件号码,注册资本,成立日期,"
     "营业期限自,营业期限至,核准日期,注销日期,吊销日期,登记机关,登记状态,住所,住所所在行政区划,"

@@ -23,7 +23,7 @@ from schemas.settings import Settings, get_settings
 from warehouse.governed.audit import AuditRecord, close_audit_connections, write_audit
 from warehouse.governed.policy import Principal, load_policy, make_principal
 from warehouse.governed.rewrite import Analysis, Plan, plan_query
-from warehouse.lake import attach, data_path
+from warehouse.lake import attach, data_path, set_statement
 
 if TYPE_CHECKING:
     from warehouse.governed.policy import Policy, Role
@@ -53,18 +53,6 @@ class QueryResult:
 # --- the locked read-only connection -------------------------------------------------------
 
 
-def _setting(name: str, value: str | bool | list[str]) -> str:
-    literal: exp.Expression
-    if isinstance(value, list):
-        literal = exp.Array(expressions=[exp.Literal.string(v) for v in value])
-    elif isinstance(value, str):
-        literal = exp.Literal.string(value)
-    else:
-        literal = exp.Boolean(this=value)
-    item = exp.SetItem(this=exp.EQ(this=exp.column(name), expression=literal))
-    return exp.Set(expressions=[item]).sql(dialect="duckdb")
-
-
 def lockdown_statements(memory_limit: str, data_path: str) -> list[str]:
     """Run once on the service's read-only attach, in this order: the lock comes last.
 
@@ -72,16 +60,16 @@ def lockdown_statements(memory_limit: str, data_path: str) -> list[str]:
     ["SET memory_limit = '2GB'", "SET allowed_directories = ['/lake/data/']", 'SET enable_external_access = FALSE', 'SET lock_configuration = TRUE']
     """
     return [
-        _setting("memory_limit", memory_limit),
+        set_statement("memory_limit", memory_limit),
         # The lake's data files, those written after this attach included (a load or a
         # marts build while the service runs): without it only files already known at
         # attach time were readable, and a rebuilt mart failed with a permission error.
-        _setting("allowed_directories", [data_path]),
+        set_statement("allowed_directories", [data_path]),
         # No files, network, extension loads or replacement scans of Python objects; the
         # lake's own files stay readable through the attached catalog.
-        _setting("enable_external_access", False),
+        set_statement("enable_external_access", False),
         # And no query can SET any of it back.
-        _setting("lock_configuration", True),
+        set_statement("lock_configuration", True),
     ]
 
 

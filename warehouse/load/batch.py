@@ -28,7 +28,7 @@ from sqlglot import exp
 from schemas.errors import LakeError
 from schemas.generate import DIALECT
 from warehouse.extensions import load_extension, loaded_extensions
-from warehouse.lake import attach, local_data_path
+from warehouse.lake import attach, local_data_path, set_statement
 from warehouse.load import ledger
 from warehouse.load.apply import LakeFiles, close_history, delete_left_out, delete_updated
 from warehouse.load.plan import (
@@ -169,9 +169,10 @@ def _add_versions(
     params = {"batch_id": job.batch_id, "left_out_path": str(versions.left_out)}
     expected = row_count(versions.left_out)
     for history in (False, True):
-        deleted = _affected(
-            _execute(con, delete_left_out(job.model, lake, history=history), params)
-        )
+        with joins_as_written(con):
+            deleted = _affected(
+                _execute(con, delete_left_out(job.model, lake, history=history), params)
+            )
         if deleted != expected:
             msg = (
                 f"batch {job.batch_id}: {deleted:,} rows deleted again from "
@@ -181,6 +182,40 @@ def _add_versions(
             )
             raise ReconciliationError(msg)
     return added - expected
+
+
+#: DuckDB's optimizer that puts the side it estimates smaller on the build side of a join.
+_SIDE_SWAP = "build_side_probe_side"
+
+
+@contextmanager
+def joins_as_written(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Run statements with the optimizer's build and probe side swap turned off, so that
+    ``x IN (SELECT ...)`` builds its hash table on the subquery, as written.
+
+    The left-out rows' DELETE needs it: the list is a few thousand rows, the table millions,
+    yet the swap follows DuckLake's estimate of the table's rows of the batch, which can
+    come out smaller than the list. Then the hash table held every row of the batch. The 5M
+    population export in 12 parts (7,840 left-out rows): 0.47 and 0.91 s for the two
+    DELETEs and 1.2 GB more at the load's peak; built on the list, 0.08-0.10 s each and the
+    load's peak unchanged. (In 8 parts, 5,193 rows, the estimate fell the right way.)
+    The setting is the connection's: it is restored at once, whatever happens.
+
+    >>> con = duckdb.connect()
+    >>> with joins_as_written(con):
+    ...     con.sql("SELECT current_setting('disabled_optimizers')").fetchone()
+    ('build_side_probe_side',)
+    >>> con.sql("SELECT current_setting('disabled_optimizers')").fetchone()
+    ('',)
+    """
+    current = exp.select(exp.func("current_setting", exp.Literal.string("disabled_optimizers")))
+    before = con.execute(current.sql(dialect=DIALECT)).fetchone()[0]
+    swap_off = ",".join(filter(None, [before, _SIDE_SWAP]))
+    con.execute(set_statement("disabled_optimizers", swap_off))
+    try:
+        yield
+    finally:
+        con.execute(set_statement("disabled_optimizers", before))
 
 
 def lake_files(settings: Settings) -> LakeFiles:
