@@ -54,3 +54,16 @@ def test_the_optimizers_disabled_before_stay_disabled_even_after_a_failure(
     assert (
         con.execute("SELECT current_setting('disabled_optimizers')").fetchone()[0] == "join_order"
     )
+
+
+def test_an_error_that_aborts_the_transaction_comes_through_as_itself(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    con.execute("BEGIN")
+    with pytest.raises(duckdb.ConversionException), joins_as_written(con):
+        con.execute("SELECT 'x'::INTEGER")
+    con.execute("ROLLBACK")
+    # The aborted transaction kept the list; the next use sets it right again.
+    with joins_as_written(con):
+        pass
+    assert con.execute("SELECT current_setting('disabled_optimizers')").fetchone()[0] == ""

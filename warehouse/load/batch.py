@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from concurrent.futures import Future
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import duckdb
@@ -199,7 +199,9 @@ def joins_as_written(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     population export in 12 parts (7,840 left-out rows): 0.47 and 0.91 s for the two
     DELETEs and 1.2 GB more at the load's peak; built on the list, 0.08-0.10 s each and the
     load's peak unchanged. (In 8 parts, 5,193 rows, the estimate fell the right way.)
-    The setting is the connection's: it is restored at once, whatever happens.
+    The setting is the connection's, restored when the block ends. A transaction that
+    failed inside the block takes no SET until it is rolled back: its error comes through,
+    and the next use of the block sets the list right again.
 
     >>> con = duckdb.connect()
     >>> with joins_as_written(con):
@@ -209,13 +211,14 @@ def joins_as_written(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     ('',)
     """
     current = exp.select(exp.func("current_setting", exp.Literal.string("disabled_optimizers")))
-    before = con.execute(current.sql(dialect=DIALECT)).fetchone()[0]
-    swap_off = ",".join(filter(None, [before, _SIDE_SWAP]))
-    con.execute(set_statement("disabled_optimizers", swap_off))
+    listed = con.execute(current.sql(dialect=DIALECT)).fetchone()[0].split(",")
+    before = ",".join(o for o in listed if o and o != _SIDE_SWAP)
+    con.execute(set_statement("disabled_optimizers", ",".join(filter(None, [before, _SIDE_SWAP]))))
     try:
         yield
     finally:
-        con.execute(set_statement("disabled_optimizers", before))
+        with suppress(duckdb.TransactionException):
+            con.execute(set_statement("disabled_optimizers", before))
 
 
 def lake_files(settings: Settings) -> LakeFiles:
