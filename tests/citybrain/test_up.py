@@ -222,20 +222,25 @@ def test_the_situation_page_runs_beside_airflow(running: Running) -> None:
     assert status == 200 and "<html" in html.lower(), html[:500]
 
 
-def test_the_rest_api_lists_every_dag_of_the_dag_folder(running: Running) -> None:
+def _every_dag_listed(running: Running) -> set[str]:
+    """The DAGs the REST API lists, once it lists every DAG of the folder: the DAG
+    processor parses the folder after the start, and the UI shows what it stored."""
     token = running.token()
-    expected = running.dag_ids
-    feeds = {f"feed_{name}" for name in FEEDS}
-    assert feeds | {"lake_maintenance"} <= expected
 
     def listed() -> set[str] | None:
         status, body = _request("GET", running.url + "/api/v2/dags?limit=100", token=token)
         assert status == 200, body
         ids = {d["dag_id"] for d in json.loads(body)["dags"]}
-        return ids if ids >= expected else None
+        return ids if ids >= running.dag_ids else None
 
-    # The DAG processor parses the folder after the start: wait for it.
-    assert _until("DAG list", listed, RUN_SECONDS, running.process, running.log) == expected
+    return _until("DAG list", listed, RUN_SECONDS, running.process, running.log)
+
+
+def test_the_rest_api_lists_every_dag_of_the_dag_folder(running: Running) -> None:
+    expected = running.dag_ids
+    feeds = {f"feed_{name}" for name in FEEDS}
+    assert feeds | {"lake_maintenance"} <= expected
+    assert _every_dag_listed(running) == expected
 
 
 def test_the_workers_execution_api_follows_the_port(running: Running) -> None:
@@ -274,6 +279,7 @@ def test_the_workers_execution_api_follows_the_port(running: Running) -> None:
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is not installed")
 def test_the_login_page_signs_in_and_shows_the_dags_in_a_browser(running: Running) -> None:
+    from playwright.sync_api import TimeoutError as PageTimeout
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
@@ -285,9 +291,24 @@ def test_the_login_page_signs_in_and_shows_the_dags_in_a_browser(running: Runnin
             page.get_by_label(re.compile("password", re.I)).fill(running.password)
             page.get_by_role("button", name=re.compile("sign in|log in|login", re.I)).click()
             page.wait_for_url(re.compile(r"^(?!.*/auth/login).*$"), timeout=60_000)
-            page.goto(running.url + "/dags", wait_until="domcontentloaded")
-            for dag_id in sorted(running.dag_ids):
-                page.get_by_text(dag_id, exact=True).first.wait_for(timeout=60_000)
+            # The page shows the DAGs stored when it loads: on a busy machine the DAG
+            # processor may not have stored them all yet (the list is not refreshed).
+            _every_dag_listed(running)
+            deadline = time.monotonic() + RUN_SECONDS
+            while True:
+                page.goto(running.url + "/dags", wait_until="domcontentloaded")
+                try:
+                    for dag_id in sorted(running.dag_ids):
+                        page.get_by_text(dag_id, exact=True).first.wait_for(timeout=30_000)
+                    break
+                except PageTimeout:
+                    # Seen once on a loaded machine: every DAG listed by the API, and the
+                    # page showing none of them for 60 s. Its own request for the list can
+                    # meet Airflow's SQLite database locked by the scheduler a moment (the
+                    # API's "Database error", as the tests above allow for), and it does
+                    # not ask again. A user would reload: so does the test.
+                    if time.monotonic() > deadline:
+                        raise
         finally:
             browser.close()
 
