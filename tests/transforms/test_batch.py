@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import threading
 
 import polars as pl
 import pytest
@@ -362,6 +363,52 @@ def test_raw_records_are_found_when_a_step_reorders_rows(tmp_path, rows) -> None
     dups = pl.read_parquet(out.duplicates_path).sort("_source_row")
     losers = [1, 4] if rows[3][0] == "b" else [1, 5]
     assert dups.select("_source_row", "raw_record").rows() == [(r, _raw(rows, r)) for r in losers]
+
+
+def test_the_next_slice_is_read_while_this_one_is_stepped(tmp_path, monkeypatch) -> None:
+    # Three chunks are under way at once (NormalizedBatch._chunks): the steps of each slice
+    # wait here until the read of the slice after it has begun. Reading only when a slice's
+    # turn comes, they would wait for nothing and fail.
+    from transforms import batch as batch_module
+
+    chunk_rows, rows = 3, [(f"k{i}", 1) for i in range(11)]  # slices at 0, 3, 6, 9
+    reads = {offset: threading.Event() for offset in range(0, len(rows), chunk_rows)}
+    read_slice = batch_module.read_slice
+
+    def reading(delivery: pl.LazyFrame, offset: int, n: int) -> pl.DataFrame:
+        reads[offset].set()
+        return read_slice(delivery, offset, n)
+
+    waited: list[tuple[int, bool]] = []
+
+    def steps(frame: pl.LazyFrame) -> pl.LazyFrame:
+        offset = frame.select(pl.col("_source_row").min()).collect().item() - 1
+        if offset + chunk_rows in reads:
+            waited.append((offset, reads[offset + chunk_rows].wait(timeout=30)))
+        return begin(frame)
+
+    monkeypatch.setattr(batch_module, "read_slice", reading)
+    out = _chunked(rows, steps=steps).write(tmp_path, chunk_rows=chunk_rows)
+    assert waited == [(0, True), (3, True), (6, True)]
+    # Nothing read twice, nothing left out.
+    assert out.rows == (len(rows), 0, 0)
+    assert sorted(scan_valid(out.valid_path).collect()["k"]) == sorted(k for k, _ in rows)
+
+
+def test_an_error_while_writing_a_chunk_stops_the_reading_ahead(tmp_path, monkeypatch) -> None:
+    # The caller fails on the first chunk: the chunks read and stepped ahead are dropped,
+    # the error comes through, and no thread is left running.
+    from transforms import batch as batch_module
+
+    def failing(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(batch_module.NormalizedBatch, "_split_into", failing)
+    rows = [(f"k{i}", 1) for i in range(30)]
+    with pytest.raises(RuntimeError, match="disk full"):
+        _chunked(rows).write(tmp_path, chunk_rows=3)
+    names = [t.name for t in threading.enumerate()]
+    assert not [n for n in names if n.startswith(("citybrain-read", "citybrain-chunk"))], names
 
 
 def test_a_delivery_is_split_into_equal_chunks_by_its_row_count(tmp_path, monkeypatch) -> None:
