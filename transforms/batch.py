@@ -77,7 +77,8 @@ ONE_CHUNK_ROWS = 1_250_000
 #: 420,842 a further 1.03-1.06x faster and 1.99 GiB; 17 of 297,065 1.05-1.15x slower. Since
 #: the chunk before is kept for its raw records (:meth:`NormalizedBatch.write`), 8 chunks
 #: are 0.91x the wall time of 12 (median of 4 pairs, 0.82-1.06); 5 of 1,010,020 rows 1.07x
-#: slower again at 3.2 GiB. The 5M pipeline peaks at 2.4-2.55 GiB with 8.
+#: slower again at 3.2 GiB. The 5M pipeline peaks at 2.8-3.0 GiB with 8, three of them under
+#: way at once (:meth:`NormalizedBatch._chunks`).
 CHUNK_ROWS = 650_000
 # Staging files live for minutes between two tasks: fast to write beats small. Measured on
 # the 1M-resident population's valid rows: lz4 0.9 CPU-s to write (152 MB), uncompressed
