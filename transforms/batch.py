@@ -29,9 +29,9 @@ from __future__ import annotations
 import itertools
 import json
 import shutil
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -705,12 +705,20 @@ def run_steps(frame: pl.LazyFrame, steps: Sequence[Step]) -> pl.LazyFrame:
 
 @dataclass(frozen=True)
 class Ending:
-    """How a feed's stepped rows end: its columns, schema, business key and update column."""
+    """How a feed's stepped rows end: its columns, schema, business key and update column.
+
+    ``derived`` computes columns from a valid row's other values (the keyed HMAC of its
+    ID): what never rejects a row waits for the split, and runs on the rows kept only. The
+    steps are the longest part of a chunk's way (:meth:`NormalizedBatch._chunks`), and the
+    split has time to spare: 5M-resident population export, 5 pairs, the stage 0.96x the
+    time (0.91-1.05) with ``person_key`` derived here.
+    """
 
     columns: tuple[str, ...]
     schema: pl.Schema
     business_key: tuple[str, ...]
     updated_at: str | None
+    derived: Mapping[str, pl.Expr] = field(default_factory=dict)
 
     def __call__(self, frame: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.LazyFrame, pl.LazyFrame]:
         """The stepped rows' three ends: valid, rejected, duplicates."""
@@ -750,7 +758,11 @@ class Ending:
             .sort(order, descending=True, nulls_last=True)
             .with_columns(pl.int_range(pl.len()).over(key).alias("_rank"))
         )
-        shape = [*[pl.col(c).cast(self.schema[c]) for c in self.columns], SOURCE, SOURCE_ROW]
+        shape = [
+            *[self.derived.get(c, pl.col(c)).cast(self.schema[c]).alias(c) for c in self.columns],
+            SOURCE,
+            SOURCE_ROW,
+        ]
         valid = pl.concat(
             [
                 unique.select(*shape, warnings),
@@ -772,12 +784,14 @@ def split(
     updated_at: str | None,
     delivery: pl.LazyFrame | None = None,
     steps: Step | None = None,
+    derived: Mapping[str, pl.Expr] | None = None,
 ) -> NormalizedBatch:
     """End a chain: rejected rows, then newest-update-wins de-duplication, then shape.
 
     Ties on the update time go to the later source row: a department that sends the same
     key twice in one file means the second line. ``frame`` is the stepped frame; None: the
-    steps applied to the delivery, when needed.
+    steps applied to the delivery, when needed. ``derived``: columns computed on the valid
+    rows alone (:class:`Ending`).
 
     >>> lf = begin(pl.LazyFrame({"k": ["a", "a", "b"], "t": [1, 2, 1],
     ...                          "_source": ["f"] * 3, "_source_row": [1, 2, 3]}))
@@ -793,5 +807,5 @@ def split(
         raise TerminalError(
             "split() needs the stepped frame, or the delivery and its steps to build it from"
         )
-    ending = Ending(tuple(columns), schema, tuple(business_key), updated_at)
+    ending = Ending(tuple(columns), schema, tuple(business_key), updated_at, dict(derived or {}))
     return NormalizedBatch(ending=ending, delivery=delivery, steps=steps, frame=frame)

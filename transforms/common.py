@@ -45,11 +45,13 @@ def normalize_with(
     builders: Sequence[StepBuilder],
     *,
     updated_at: str | None,
+    derived: Mapping[str, Callable[[NormalizeContext], pl.Expr]] | None = None,
 ) -> NormalizedBatch:
     """Run a feed's steps in order and end them against the model: every normalizer's body.
 
     ``updated_at`` is the canonical column whose newest value wins among rows of one
-    business key (None: the later source row wins).
+    business key (None: the later source row wins). ``derived`` builds the columns computed
+    on the valid rows alone, after the split (:class:`transforms.batch.Ending`).
     """
     schema = polars_schema(model)
     steps = [build(ctx) for build in builders]
@@ -65,6 +67,7 @@ def normalize_with(
         updated_at=updated_at,
         delivery=frame,
         steps=begin_and_step,
+        derived={column: build(ctx) for column, build in (derived or {}).items()},
     )
 
 

@@ -3,7 +3,8 @@
 ``STEPS`` is the ordered tuple of step builders: each takes the
 :class:`~transforms.context.NormalizeContext` and returns a pure ``LazyFrame -> LazyFrame``
 step. :func:`normalize_persons` runs them and ends in ``split`` (business key
-``id_number``, newest ``source_updated_at`` wins, then the later source row).
+``id_number``, newest ``source_updated_at`` wins, then the later source row), which
+computes the :data:`DERIVED` columns (``person_key``) on the valid rows.
 
 The citizen ID is the authority for sex and birth date (GB 11643, standards.md §1.3 step
 6): a declared value that contradicts it rejects the row (``sex_code.mismatch_id``,
@@ -58,7 +59,7 @@ from transforms.common import (
 from transforms.context import NormalizeContext
 from transforms.person_key import hmac_sha256_hex
 
-__all__ = ["REQUIRED", "STEPS", "normalize_persons"]
+__all__ = ["DERIVED", "REQUIRED", "STEPS", "normalize_persons"]
 
 
 REQUIRED = (
@@ -345,23 +346,21 @@ def normalize_updated_at(ctx: NormalizeContext) -> Step:
     return check_column("source_updated_at", parse_datetime, fast=fast_datetime)
 
 
-def add_person_key(ctx: NormalizeContext) -> Step:
+def person_key(ctx: NormalizeContext) -> pl.Expr:
     """``person_key``: keyed HMAC-SHA256 of the normalized ID (DESIGN.md decision 7).
+
+    Derived after the split, for the valid rows alone (:data:`DERIVED`): it never rejects
+    a row, and the rejected and superseded ones do not need it.
 
     >>> import hmac
     >>> from datetime import date
     >>> ctx = NormalizeContext(fields={}, today=date(2026, 1, 1), person_key=b"k")
     >>> lf = pl.LazyFrame({"id_number": ["11010519491231002X"]})
-    >>> add_person_key(ctx)(lf).collect()["person_key"][0] == hmac.new(
+    >>> lf.select(person_key(ctx)).collect().item() == hmac.new(
     ...     b"k", b"11010519491231002X", "sha256").hexdigest()
     True
     """
-
-    def step(frame: pl.LazyFrame) -> pl.LazyFrame:
-        key = hmac_sha256_hex(pl.col("id_number"), ctx.person_key).alias("person_key")
-        return frame.with_columns(key)
-
-    return step
+    return hmac_sha256_hex(pl.col("id_number"), ctx.person_key)
 
 
 def require_columns(ctx: NormalizeContext) -> Step:
@@ -421,11 +420,14 @@ STEPS: tuple[StepBuilder, ...] = (
     normalize_is_deceased,
     normalize_phone,
     normalize_updated_at,
-    add_person_key,
     require_from_id,
 )
+#: Columns computed on the valid rows, after the split.
+DERIVED = {"person_key": person_key}
 
 
 def normalize_persons(frame: pl.LazyFrame, ctx: NormalizeContext) -> NormalizedBatch:
     """Normalize a population delivery: valid persons, rejected rows, duplicates."""
-    return normalize_with(frame, ctx, Person, STEPS, updated_at="source_updated_at")
+    return normalize_with(
+        frame, ctx, Person, STEPS, updated_at="source_updated_at", derived=DERIVED
+    )

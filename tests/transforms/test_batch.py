@@ -365,6 +365,40 @@ def test_raw_records_are_found_when_a_step_reorders_rows(tmp_path, rows) -> None
     assert dups.select("_source_row", "raw_record").rows() == [(r, _raw(rows, r)) for r in losers]
 
 
+@pytest.mark.parametrize("chunk_rows", [None, 2])
+def test_derived_columns_are_computed_on_the_valid_rows_alone(tmp_path, chunk_rows) -> None:
+    # ``derived`` runs after the split: a value it cannot take (``bad``, which the steps
+    # reject) never reaches it, written at once or chunk by chunk.
+    delivery = pl.LazyFrame(
+        {
+            "k": ["1", "bad", "2", "1"],
+            "t": [1, 1, 1, 2],
+            "_source": ["f"] * 4,
+            "_source_row": [1, 2, 3, 4],
+        },
+    )
+
+    def steps(frame: pl.LazyFrame) -> pl.LazyFrame:
+        return flag(begin(frame), "k", pl.when(pl.col("k") == "bad").then(pl.lit("format")))
+
+    batch = split(
+        None,
+        columns=["k", "t", "n"],
+        schema=pl.Schema({"k": pl.String, "t": pl.Int64, "n": pl.Int64}),
+        business_key=["k"],
+        updated_at="t",
+        delivery=delivery,
+        steps=steps,
+        derived={"n": pl.col("k").str.to_integer(strict=True) * 10},
+    )
+    valid, rejected, dups = batch.collect()
+    assert valid.sort("k").select("k", "t", "n").rows() == [("1", 2, 10), ("2", 1, 20)]
+    assert rejected["_source_row"].to_list() == [2] and dups["_source_row"].to_list() == [1]
+    out = batch.write(tmp_path, chunk_rows=chunk_rows)
+    written = scan_valid(out.valid_path).sort("k").select("k", "n").collect().rows()
+    assert written == [("1", 10), ("2", 20)]
+
+
 def test_the_next_slice_is_read_while_this_one_is_stepped(tmp_path, monkeypatch) -> None:
     # Three chunks are under way at once (NormalizedBatch._chunks): the steps of each slice
     # wait here until the read of the slice after it has begun. Reading only when a slice's
