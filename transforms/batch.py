@@ -216,19 +216,14 @@ class NormalizedBatch:
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="citybrain-chunk") as ahead,
         ):
             pending = ahead.submit(stepped, 0, reader.submit(read_slice, delivery, 0, chunk_rows))
-            try:
-                while True:
-                    done = pending.result()
-                    if done.following is not None:
-                        pending = ahead.submit(stepped, done.offset + chunk_rows, done.following)
-                    if done.rows.height:
-                        yield done.offset, done.rows
-                    if done.last:
-                        return
-            finally:
-                # A caller that stops early (an error while writing) does not wait for
-                # chunks it will never take.
-                pending.cancel()
+            while True:
+                done = pending.result()
+                if done.following is not None:
+                    pending = ahead.submit(stepped, done.offset + chunk_rows, done.following)
+                if done.rows.height:
+                    yield done.offset, done.rows
+                if done.last:
+                    return
 
     def write(
         self,

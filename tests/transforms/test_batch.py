@@ -443,8 +443,8 @@ def test_the_next_slice_is_read_while_this_one_is_stepped(tmp_path, monkeypatch)
 
 
 def test_an_error_while_writing_a_chunk_stops_the_reading_ahead(tmp_path, monkeypatch) -> None:
-    # The caller fails on the first chunk: the chunks read and stepped ahead are dropped,
-    # the error comes through, and no thread is left running.
+    # The caller fails on the first chunk: the error comes through once the chunks under
+    # way are done, and no thread is left running.
     from transforms import batch as batch_module
 
     def failing(*args, **kwargs):
