@@ -373,6 +373,8 @@ def test_accuracy_against_the_simulated_city(city: Path, tmp_path: Path) -> None
     truth = pl.read_parquet(city / "truth" / "person" / "rows" / "*.parquet")
     ctx = NormalizeContext(fields=CTX.fields, today=date(2026, 10, 4), person_key=KEY)
     steps = [build(ctx) for build in STEPS]
+    # The derived columns (person_key) as the split computes them on valid rows.
+    derived = [build(ctx).alias(column) for column, build in DERIVED.items()]
     canonical = [c for c in truth.columns if c in SCHEMA]
     normalizable = exact = 0
     mismatches, wrong_reasons = [], []
@@ -380,8 +382,6 @@ def test_accuracy_against_the_simulated_city(city: Path, tmp_path: Path) -> None
         frame = read_delivery_file(
             city / "deliveries" / delivery, encodings[f"deliveries/{delivery}"], tmp_path / "d.csv"
         )
-        # The derived columns (person_key) as the split computes them on valid rows.
-        derived = [build(ctx).alias(column) for column, build in DERIVED.items()]
         got = run_steps(begin(frame), steps).pipe(reason_lists).with_columns(derived).collect()
         joined = rows.with_columns((pl.col("row") + 1).alias("_source_row")).join(
             got, on="_source_row", suffix="_got", how="left"
