@@ -5,7 +5,10 @@ A feed's steps are pure ``LazyFrame -> LazyFrame`` functions. They share these c
 - ``_raw.<field>``: each source field as received (the raw record, for quarantine and replay);
 - ``_reason.<n>.<field>``: one per :func:`flag`, the code (``checksum`` ...) where that
   check rejects the row, else null; reasons are collected, never raised;
-- ``_warning.<n>.<field>``: one per :func:`warn`, soft findings that do not reject the row.
+- ``_reason.<n>.<field>.<code>``: one per :func:`flag_where`, a check with a single code:
+  ``True`` where it rejects the row, else null;
+- ``_warning.<n>.<field>[.<code>]``: the same for :func:`warn` and :func:`warn_where`, soft
+  findings that do not reject the row.
 
 ``split`` ends the chain: rows with reasons are rejected (with the list of their
 ``<field>.<code>`` in the order flagged), the rest are de-duplicated by business key
@@ -613,8 +616,24 @@ def raw_record(frame: pl.LazyFrame) -> pl.Expr:
 
 
 def _note(frame: pl.LazyFrame, prefix: str, field: str, code: pl.Expr) -> pl.LazyFrame:
-    n = next(_NOTE_NUMBERS)
-    return frame.with_columns(code.cast(pl.String).alias(f"{prefix}{n}.{field}"))
+    return frame.with_columns(code.cast(pl.String).alias(_code_column(prefix, field)))
+
+
+def _note_where(
+    frame: pl.LazyFrame, prefix: str, field: str, code: str, condition: pl.Expr
+) -> pl.LazyFrame:
+    # The code is in the column's name, so the column is a Boolean (79 kB per million rows)
+    # rather than a String of mostly nulls (16 MB of views per million rows, allocated and
+    # filled for each of the dozen such checks of a feed: 7-12% of the population's steps).
+    column = _code_column(prefix, field, code)
+    return frame.with_columns(pl.when(condition).then(pl.lit(True)).alias(column))
+
+
+def _code_column(prefix: str, field: str, code: str | None = None) -> str:
+    if "." in field:  # _noted reads the field up to the first dot
+        raise ValueError(f"a field noted with a code has no dot in its name: {field!r}")
+    name = f"{prefix}{next(_NOTE_NUMBERS)}.{field}"
+    return name if code is None else f"{name}.{code}"
 
 
 def flag(frame: pl.LazyFrame, field: str, reason: pl.Expr) -> pl.LazyFrame:
@@ -622,32 +641,67 @@ def flag(frame: pl.LazyFrame, field: str, reason: pl.Expr) -> pl.LazyFrame:
     return _note(frame, REASON_PREFIX, field, reason)
 
 
+def flag_where(frame: pl.LazyFrame, field: str, code: str, condition: pl.Expr) -> pl.LazyFrame:
+    """Reject the row with ``<field>.<code>`` where ``condition`` is true (a null is not).
+
+    >>> lf = begin(pl.LazyFrame({"a": [None, "x", "y"]}))
+    >>> lf = flag_where(lf, "a", "odd", pl.col("a") == "x")
+    >>> lf.pipe(reason_lists).collect()[REASONS].to_list()
+    [[], ['a.odd'], []]
+    """
+    return _note_where(frame, REASON_PREFIX, field, code, condition)
+
+
 def warn(frame: pl.LazyFrame, field: str, warning: pl.Expr) -> pl.LazyFrame:
     """Note ``<field>.<warning>`` on the row where ``warning`` is not null; keep the row."""
     return _note(frame, WARNING_PREFIX, field, warning)
 
 
-def _noted(names: Sequence[str], prefix: str) -> list[tuple[str, str]]:
-    """(column, field) of every code column with ``prefix``, in the order they were noted."""
+def warn_where(frame: pl.LazyFrame, field: str, code: str, condition: pl.Expr) -> pl.LazyFrame:
+    """Note ``<field>.<code>`` on the row where ``condition`` is true; keep the row."""
+    return _note_where(frame, WARNING_PREFIX, field, code, condition)
+
+
+@dataclass(frozen=True)
+class _Noted:
+    """A code column: its name, the field it is about, and its code if the name holds it
+    (:func:`flag_where`) rather than its values (:func:`flag`)."""
+
+    column: str
+    field: str
+    code: str | None
+
+    def tag(self) -> pl.Expr:
+        """``<field>.<code>`` where the column notes the row, else null."""
+        if self.code is None:
+            return pl.concat_str(pl.lit(f"{self.field}."), pl.col(self.column))
+        return pl.when(pl.col(self.column)).then(pl.lit(f"{self.field}.{self.code}"))
+
+
+def _noted(names: Sequence[str], prefix: str) -> list[_Noted]:
+    """Every code column with ``prefix``, in the order they were noted."""
     found = [name for name in names if name.startswith(prefix)]
     order = sorted(found, key=lambda name: int(name[len(prefix) :].split(".", 1)[0]))
-    return [(name, name[len(prefix) :].split(".", 1)[1]) for name in order]
+    noted = []
+    for name in order:
+        field, _, code = name[len(prefix) :].split(".", 1)[1].partition(".")
+        noted.append(_Noted(name, field, code or None))
+    return noted
 
 
-def _any(columns: Sequence[tuple[str, str]]) -> pl.Expr:
+def _any(columns: Sequence[_Noted]) -> pl.Expr:
     return (
-        pl.any_horizontal([pl.col(c).is_not_null() for c, _ in columns])
+        pl.any_horizontal([pl.col(c.column).is_not_null() for c in columns])
         if columns
         else pl.lit(False)
     )
 
 
-def _listed(columns: Sequence[tuple[str, str]]) -> pl.Expr:
+def _listed(columns: Sequence[_Noted]) -> pl.Expr:
     """Each row's ``<field>.<code>`` list, in the order noted (empty: none)."""
     if not columns:
         return _NO_CODES
-    tagged = [pl.concat_str(pl.lit(f"{field}."), pl.col(c)) for c, field in columns]
-    joined = pl.concat_str(tagged, separator=_CODE_SEPARATOR, ignore_nulls=True)
+    joined = pl.concat_str([c.tag() for c in columns], separator=_CODE_SEPARATOR, ignore_nulls=True)
     # Only the few rows with a code get a string to split: the rest are null, then [].
     return pl.when(_any(columns)).then(joined).str.split(_CODE_SEPARATOR).fill_null(_NO_CODES)
 
@@ -676,7 +730,7 @@ def reason_lists(frame: pl.LazyFrame) -> pl.LazyFrame:
     reasons, warnings = _noted(names, REASON_PREFIX), _noted(names, WARNING_PREFIX)
     return frame.with_columns(
         _listed(reasons).alias(REASONS), _listed(warnings).alias(WARNINGS)
-    ).drop([c for c, _ in [*reasons, *warnings]])
+    ).drop([c.column for c in [*reasons, *warnings]])
 
 
 def require(frame: pl.LazyFrame, columns: Sequence[str]) -> pl.LazyFrame:
@@ -687,7 +741,7 @@ def require(frame: pl.LazyFrame, columns: Sequence[str]) -> pl.LazyFrame:
     [[], ['name.missing']]
     """
     for col in columns:
-        frame = flag(frame, col, pl.when(pl.col(col).is_null()).then(pl.lit("missing")))
+        frame = flag_where(frame, col, "missing", pl.col(col).is_null())
     return frame
 
 

@@ -84,7 +84,16 @@ from schemas.codes.dates import parse_date
 from schemas.codes.money import parse_money
 from schemas.codes.text import clean_text, collapse_spaces
 from schemas.records.credit import CreditListEntry, CreditPenalty, CreditPermit
-from transforms.batch import NormalizedBatch, Step, begin, flag, reason_lists, require, warn  # noqa: F401 (begin, reason_lists: the doctests)
+from transforms.batch import (
+    NormalizedBatch,
+    Step,
+    begin,  # noqa: F401 (the doctests build their frames with it)
+    flag_where,
+    reason_lists,  # noqa: F401 (the doctests show the reasons with it)
+    require,
+    warn,
+    warn_where,
+)
 from transforms.common import StepBuilder, check_column, map_fields, normalize_with
 from transforms.context import NormalizeContext
 
@@ -162,7 +171,7 @@ def date_column(column: str, *, open_ended: bool = False) -> Step:
         is_open = pl.col(tmp).fill_null(False)
         if open_ended:
             return frame.with_columns(is_open)
-        frame = flag(frame, column, pl.when(is_open).then(pl.lit("open_ended")))
+        frame = flag_where(frame, column, "open_ended", is_open)
         return frame.drop(tmp)
 
     return step
@@ -183,9 +192,7 @@ def _not_before(end: str, start: str) -> Step:
     """Reject ``<end>.before_<start>`` where both dates are known and the end is earlier."""
 
     def step(frame: pl.LazyFrame) -> pl.LazyFrame:
-        return flag(
-            frame, end, pl.when(pl.col(end) < pl.col(start)).then(pl.lit(f"before_{start}"))
-        )
+        return flag_where(frame, end, f"before_{start}", pl.col(end) < pl.col(start))
 
     return step
 
@@ -295,9 +302,7 @@ def resolve_authority_code(ctx: NormalizeContext) -> Step:
             .alias("_by_name")
         )
         by_name = pl.col("_by_name")
-        frame = warn(
-            frame, "authority_code", pl.when(by_name.is_not_null()).then(pl.lit("from_name"))
-        )
+        frame = warn_where(frame, "authority_code", "from_name", by_name.is_not_null())
         return frame.with_columns(pl.coalesce(code, by_name).alias("authority_code")).drop(
             "_code", "_directory_code", "_by_name"
         )
@@ -361,12 +366,11 @@ def normalize_subject(ctx: NormalizeContext) -> Step:
             return frame
         category = pl.col("subject_category")
         person = category == "自然人"
-        frame = warn(
+        frame = warn_where(
             frame,
             "subject_category",
-            pl.when((person & (kind == "uscc")) | (~person & (kind == "citizen_id"))).then(
-                pl.lit("mismatch_code")
-            ),
+            "mismatch_code",
+            (person & (kind == "uscc")) | (~person & (kind == "citizen_id")),
         )
         derived = (
             pl.when(kind == "citizen_id")
@@ -686,10 +690,8 @@ def normalize_list_type(ctx: NormalizeContext) -> Step:
             .then(pl.lit("black"))
         )
         frame = frame.with_columns(name.alias("list_name"), kind.alias("_kind"))
-        frame = flag(
-            frame,
-            "list_type",
-            pl.when(name.is_not_null() & pl.col("_kind").is_null()).then(pl.lit("unknown")),
+        frame = flag_where(
+            frame, "list_type", "unknown", name.is_not_null() & pl.col("_kind").is_null()
         )
         return frame.with_columns(pl.col("_kind").alias("list_type")).drop("_kind")
 

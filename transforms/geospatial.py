@@ -64,7 +64,16 @@ from schemas.codes.dates import parse_datetime
 from schemas.codes.region import check_region_code, check_statistical_code, check_street_code
 from schemas.codes.text import collapse_spaces
 from schemas.records.geospatial import AddressPoint, Area
-from transforms.batch import NormalizedBatch, Step, begin, flag, reason_lists, require, warn  # noqa: F401 (begin, reason_lists: the doctests)
+from transforms.batch import (
+    NormalizedBatch,
+    Step,
+    begin,  # noqa: F401 (the doctests build their frames with it)
+    flag,
+    flag_where,
+    reason_lists,  # noqa: F401 (the doctests show the reasons with it)
+    require,
+    warn_where,
+)
 from transforms.common import StepBuilder, check_column, map_fields, normalize_with
 from transforms.context import NormalizeContext
 from transforms.coordinates import CRS_NAMES, in_china, to_wgs84
@@ -150,9 +159,7 @@ def normalize_level(ctx: NormalizeContext) -> Step:
     def step(frame: pl.LazyFrame) -> pl.LazyFrame:
         raw = pl.col("level")
         mapped = raw.str.to_lowercase().replace_strict(LEVELS, default=None, return_dtype=pl.String)
-        frame = flag(
-            frame, "level", pl.when(raw.is_not_null() & mapped.is_null()).then(pl.lit("unknown"))
-        )
+        frame = flag_where(frame, "level", "unknown", raw.is_not_null() & mapped.is_null())
         return frame.with_columns(mapped.alias("level"))
 
     return step
@@ -199,19 +206,16 @@ def normalize_area_codes(ctx: NormalizeContext) -> Step:
         )
         frame = flag(frame, "area_code", pl.col("_code_reason"))
         has_parent = level.is_in(["street", "grid"])
-        frame = flag(
-            frame, "parent_code", pl.when(has_parent & parent.is_null()).then(pl.lit("missing"))
-        )
+        frame = flag_where(frame, "parent_code", "missing", has_parent & parent.is_null())
         # A city's code 440100 prefixes its districts as 4401: trailing 00 pairs are filler.
         prefix = parent.str.replace(r"(?:00)+$", "")
-        frame = warn(
+        frame = warn_where(
             frame,
             "parent_code",
-            pl.when(
-                parent.is_not_null()
-                & pl.col("area_code").is_not_null()
-                & ~pl.col("area_code").str.starts_with(prefix)
-            ).then(pl.lit("not_prefix")),
+            "not_prefix",
+            parent.is_not_null()
+            & pl.col("area_code").is_not_null()
+            & ~pl.col("area_code").str.starts_with(prefix),
         )
         return frame.with_columns(
             pl.when(pl.col("_code_reason").is_null()).then(pl.col("area_code")).alias("area_code")
@@ -279,7 +283,7 @@ def normalize_geometry(ctx: NormalizeContext) -> Step:
         )
         decoded = pl.col("_coords").is_not_null()
         for column, reason in _GEOMETRY_RULES.items():
-            frame = flag(frame, "geometry", pl.when(decoded & pl.col(column)).then(pl.lit(reason)))
+            frame = flag_where(frame, "geometry", reason, decoded & pl.col(column))
         good = ok & ~pl.col("_too_few") & ~pl.col("_unclosed") & ~pl.col("_outside")
         frame = frame.with_columns(
             geojson_to_wkb(
@@ -475,11 +479,7 @@ def normalize_crs(ctx: NormalizeContext) -> Step:
         raw = pl.col("source_crs")
         key = _code(raw).str.replace_all(r"[-_]", "")
         mapped = key.replace_strict(spellings, default=None, return_dtype=pl.String)
-        frame = flag(
-            frame,
-            "source_crs",
-            pl.when(raw.is_not_null() & mapped.is_null()).then(pl.lit("unknown")),
-        )
+        frame = flag_where(frame, "source_crs", "unknown", raw.is_not_null() & mapped.is_null())
         return frame.with_columns(mapped.alias("source_crs"))
 
     return step
@@ -517,7 +517,7 @@ def parse_coordinates(ctx: NormalizeContext) -> Step:
             pl.when(numeric).then(lat.cast(pl.Float64, strict=False)).alias("source_lat"),
         )
         lon, lat = pl.col("source_lon"), pl.col("source_lat")
-        return flag(frame, "lonlat", pl.when((lon == 0) | (lat == 0)).then(pl.lit("zero")))
+        return flag_where(frame, "lonlat", "zero", (lon == 0) | (lat == 0))
 
     return step
 
@@ -538,7 +538,7 @@ def swap_coordinates(ctx: NormalizeContext) -> Step:
         lon, lat = pl.col("source_lon"), pl.col("source_lat")
         swapped = ~in_china(lon, lat) & in_china(lat, lon)
         frame = frame.with_columns(swapped.fill_null(False).alias("_swapped"))
-        frame = warn(frame, "lonlat", pl.when(pl.col("_swapped")).then(pl.lit("swapped")))
+        frame = warn_where(frame, "lonlat", "swapped", pl.col("_swapped"))
         is_swapped = pl.col("_swapped")
         return frame.with_columns(
             pl.when(is_swapped).then(lat).otherwise(lon).alias("source_lon"),
@@ -564,10 +564,8 @@ def convert_to_wgs84(ctx: NormalizeContext) -> Step:
 
     def step(frame: pl.LazyFrame) -> pl.LazyFrame:
         lon, lat = pl.col("source_lon"), pl.col("source_lat")
-        frame = flag(
-            frame,
-            "lonlat",
-            pl.when((lon != 0) & (lat != 0) & ~in_china(lon, lat)).then(pl.lit("out_of_city")),
+        frame = flag_where(
+            frame, "lonlat", "out_of_city", (lon != 0) & (lat != 0) & ~in_china(lon, lat)
         )
         usable = (lon != 0) & (lat != 0) & in_china(lon, lat)
         return (

@@ -47,7 +47,16 @@ from schemas.codes.money import parse_money
 from schemas.codes.region import check_region_code
 from schemas.codes.text import collapse_spaces
 from schemas.records.legal_entity import LegalEntity
-from transforms.batch import NormalizedBatch, Step, begin, flag, reason_lists, require, warn  # noqa: F401 (begin, reason_lists: the doctests)
+from transforms.batch import (
+    NormalizedBatch,
+    Step,
+    begin,  # noqa: F401 (the doctests build their frames with it)
+    flag,
+    flag_where,
+    reason_lists,  # noqa: F401 (the doctests show the reasons with it)
+    require,
+    warn_where,
+)
 from transforms.common import StepBuilder, check_column, map_fields, normalize_with, with_check
 from transforms.context import NormalizeContext
 
@@ -271,10 +280,8 @@ def normalize_status(ctx: NormalizeContext) -> Step:
             .otherwise(key.replace_strict(STATUS, default=None, return_dtype=pl.String))
         )
         frame = frame.with_columns(canonical.alias("_status"), raw.alias("status_raw"))
-        frame = flag(
-            frame,
-            "status",
-            pl.when(raw.is_not_null() & pl.col("_status").is_null()).then(pl.lit("unknown")),
+        frame = flag_where(
+            frame, "status", "unknown", raw.is_not_null() & pl.col("_status").is_null()
         )
         return frame.with_columns(pl.col("_status").alias("status")).drop("_status")
 
@@ -311,7 +318,7 @@ def check_status_dates(ctx: NormalizeContext) -> Step:
 
     def step(frame: pl.LazyFrame) -> pl.LazyFrame:
         for column, code, broken in rules:
-            frame = warn(frame, column, pl.when(broken).then(pl.lit(code)))
+            frame = warn_where(frame, column, code, broken)
         return frame
 
     return step

@@ -62,7 +62,17 @@ from schemas.codes.licence_id import check_licence_id
 from schemas.codes.region import check_region_code
 from schemas.codes.text import collapse_spaces
 from schemas.records.licence import Licence
-from transforms.batch import NormalizedBatch, Step, begin, flag, reason_lists, require, warn  # noqa: F401 (begin, reason_lists: the doctests)
+from transforms.batch import (
+    NormalizedBatch,
+    Step,
+    begin,  # noqa: F401 (the doctests build their frames with it)
+    flag,
+    flag_where,
+    reason_lists,  # noqa: F401 (the doctests show the reasons with it)
+    require,
+    warn,
+    warn_where,
+)
 from transforms.common import StepBuilder, check_column, map_fields, normalize_with
 from transforms.context import NormalizeContext
 from transforms.credit import date_column
@@ -184,17 +194,17 @@ def normalize_certificate_id(ctx: NormalizeContext) -> Step:
             pl.col("version").str.replace_all(r"\s", "").str.replace(r"^[Vv]", "").str.zfill(3)
         )
         id_type, id_version = pl.col("_id_type_code"), pl.col("_id_version")
-        frame = warn(
+        frame = warn_where(
             frame,
             "licence_type_code",
-            pl.when(id_type.is_not_null() & (declared_type != id_type)).then(pl.lit("mismatch_id")),
+            "mismatch_id",
+            id_type.is_not_null() & (declared_type != id_type),
         )
-        frame = warn(
+        frame = warn_where(
             frame,
             "version",
-            pl.when(id_version.is_not_null() & (declared_version != id_version)).then(
-                pl.lit("mismatch_id")
-            ),
+            "mismatch_id",
+            id_version.is_not_null() & (declared_version != id_version),
         )
         return frame.with_columns(
             id_type.alias("licence_type_code"), id_version.alias("version")
@@ -253,10 +263,8 @@ def normalize_holder(ctx: NormalizeContext) -> Step:
             .then(uscc.struct.field("value"))
             .alias("_other")
         )
-        frame = flag(
-            frame,
-            "holder_code_type",
-            pl.when(raw_type.is_not_null() & kind.is_null()).then(pl.lit("unknown")),
+        frame = flag_where(
+            frame, "holder_code_type", "unknown", raw_type.is_not_null() & kind.is_null()
         )
         reason = (
             pl.when(raw_type.is_null())
@@ -267,7 +275,7 @@ def normalize_holder(ctx: NormalizeContext) -> Step:
         )
         frame = flag(frame, "holder_code", reason)
         from_code = raw_type.is_null() & any_.struct.field("value").is_not_null()
-        frame = warn(frame, "holder_code_type", pl.when(from_code).then(pl.lit("from_code")))
+        frame = warn_where(frame, "holder_code_type", "from_code", from_code)
         frame = warn(
             frame,
             "holder_code",
@@ -343,13 +351,9 @@ def parse_dates(ctx: NormalizeContext) -> Step:
         for column in ("issue_date", "valid_from"):
             frame = date_column(column)(frame)
         frame = date_column("valid_to", open_ended=True)(frame)
-        frame = warn(
-            frame, "valid_to", pl.when(pl.col("_valid_to_empty")).then(pl.lit("empty_as_perpetual"))
-        )
-        frame = flag(
-            frame,
-            "valid_to",
-            pl.when(pl.col("valid_to") < pl.col("valid_from")).then(pl.lit("before_valid_from")),
+        frame = warn_where(frame, "valid_to", "empty_as_perpetual", pl.col("_valid_to_empty"))
+        frame = flag_where(
+            frame, "valid_to", "before_valid_from", pl.col("valid_to") < pl.col("valid_from")
         )
         return frame.with_columns(
             (pl.col("_valid_to_open") | pl.col("_valid_to_empty")).alias("is_perpetual")
@@ -378,17 +382,14 @@ def normalize_status(ctx: NormalizeContext) -> Step:
             STATUS, default=None, return_dtype=pl.String
         )
         frame = frame.with_columns(canonical.alias("_status"))
-        frame = flag(
-            frame,
-            "status",
-            pl.when(raw.is_not_null() & pl.col("_status").is_null()).then(pl.lit("unknown")),
+        frame = flag_where(
+            frame, "status", "unknown", raw.is_not_null() & pl.col("_status").is_null()
         )
-        frame = warn(
+        frame = warn_where(
             frame,
             "status",
-            pl.when((pl.col("_status") == "VALID") & (pl.col("valid_to") < pl.lit(ctx.today))).then(
-                pl.lit("valid_after_end")
-            ),
+            "valid_after_end",
+            (pl.col("_status") == "VALID") & (pl.col("valid_to") < pl.lit(ctx.today)),
         )
         return frame.with_columns(pl.col("_status").alias("status")).drop("_status")
 

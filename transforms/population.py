@@ -42,11 +42,11 @@ from transforms.batch import (
     NormalizedBatch,
     Step,
     begin,  # noqa: F401 (the doctests build their frames with it)
-    flag,
+    flag_where,
     has_reasons,
     reason_lists,  # noqa: F401 (the doctests show the reasons with it)
     require,
-    warn,
+    warn_where,
 )
 from transforms.common import (
     StepBuilder,
@@ -157,8 +157,8 @@ def normalize_sex_code(ctx: NormalizeContext) -> Step:
 
     def step(frame: pl.LazyFrame) -> pl.LazyFrame:
         frame = check(frame.with_columns(declared.is_null().alias("_sex_empty")))
-        frame = flag(frame, "sex_code", pl.when(mismatch).then(pl.lit("mismatch_id")))
-        frame = warn(frame, "sex_code", pl.when(unstated).then(pl.lit("from_id")))
+        frame = flag_where(frame, "sex_code", "mismatch_id", mismatch)
+        frame = warn_where(frame, "sex_code", "from_id", unstated)
         return frame.with_columns(
             pl.when(mismatch)
             .then(None)
@@ -210,8 +210,8 @@ def normalize_birth_date(ctx: NormalizeContext) -> Step:
         frame = parse(frame).with_columns(
             pl.when(pl.col("_birth_as_id")).then(derived).otherwise(declared).alias("birth_date")
         )
-        frame = flag(frame, "birth_date", pl.when(mismatch).then(pl.lit("mismatch_id")))
-        frame = warn(frame, "birth_date", pl.when(fill).then(pl.lit("from_id")))
+        frame = flag_where(frame, "birth_date", "mismatch_id", mismatch)
+        frame = warn_where(frame, "birth_date", "from_id", fill)
         return frame.with_columns(
             pl.when(mismatch)
             .then(None)
@@ -286,10 +286,8 @@ def _lookup(column: str, table: dict[str, object], dtype: pl.DataType) -> Step:
         raw = pl.col(column)
         mapped = raw.replace_strict(table, default=None, return_dtype=dtype)
         frame = frame.with_columns(mapped.alias("_mapped"))
-        frame = flag(
-            frame,
-            column,
-            pl.when(raw.is_not_null() & pl.col("_mapped").is_null()).then(pl.lit("unknown")),
+        frame = flag_where(
+            frame, column, "unknown", raw.is_not_null() & pl.col("_mapped").is_null()
         )
         return frame.with_columns(pl.col("_mapped").alias(column)).drop("_mapped")
 
@@ -400,7 +398,7 @@ def require_from_id(ctx: NormalizeContext) -> Step:
         frame = frame.with_columns((~has_reasons(frame)).alias("_clean"))
         for col in _FROM_ID:
             missing = pl.col("_clean") & pl.col(col).is_null()
-            frame = flag(frame, col, pl.when(missing).then(pl.lit("missing")))
+            frame = flag_where(frame, col, "missing", missing)
         return frame.drop("_clean", _ID_SEX, _ID_BIRTH)
 
     return step

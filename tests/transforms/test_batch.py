@@ -8,7 +8,7 @@ import threading
 import polars as pl
 import pytest
 
-from transforms.batch import begin, flag, split
+from transforms.batch import begin, flag, flag_where, split, warn, warn_where
 from transforms.staged import SUPERSEDED, scan_valid
 
 SCHEMA = pl.Schema({"k": pl.String, "t": pl.Int64})
@@ -61,6 +61,36 @@ def test_rejected_rows_keep_the_raw_record_and_all_reasons() -> None:
     _, rejected, _ = _batch(["a"], [1], bad={1})
     assert rejected["raw_record"].to_list() == ['{"k":"a","t":1}']
     assert rejected["reasons"].to_list() == [["k.format"]]
+
+
+def test_codes_noted_by_value_and_by_condition_list_alike_in_the_order_noted() -> None:
+    # flag/warn carry the code in the column; flag_where/warn_where in the column's name,
+    # as a Boolean: the rows must end with the same lists either way, in the order noted.
+    lf = begin(
+        pl.LazyFrame(
+            {"k": ["a", "b", "c", "d"], "t": [1, 2, None, 4], "_source": ["f"] * 4},
+        ).with_row_index("_source_row", 1)
+    ).with_columns(pl.col("_source_row").cast(pl.Int64))
+    k, t = pl.col("k"), pl.col("t")
+    lf = flag_where(lf, "t", "missing", t.is_null())
+    lf = flag(lf, "k", pl.when(k == "b").then(pl.lit("format")))
+    lf = flag_where(lf, "k", "reserved", k.is_in(["b", "c"]))
+    # A null condition notes nothing, as a null code does.
+    lf = warn_where(lf, "t", "old", t < 2)
+    lf = warn(lf, "k", pl.when(k == "d").then(pl.lit("odd")))
+    valid, rejected, _ = split(
+        lf, columns=["k", "t"], schema=SCHEMA, business_key=["k"], updated_at="t"
+    ).collect()
+    assert dict(rejected.select("_source_row", "reasons").rows()) == {
+        2: ["k.format", "k.reserved"],
+        3: ["t.missing", "k.reserved"],
+    }
+    assert dict(valid.select("k", "_warnings").rows()) == {"a": ["t.old"], "d": ["k.odd"]}
+
+
+def test_a_field_with_a_dot_cannot_be_noted() -> None:
+    with pytest.raises(ValueError, match="no dot"):
+        flag_where(begin(pl.LazyFrame({"a": [1]})), "a.b", "odd", pl.col("a") > 0)
 
 
 def _lazy_batch(keys: list[str], times: list[int | None], bad: set[int], *, sliced: bool = True):
