@@ -78,6 +78,11 @@ def test_codes_noted_by_value_and_by_condition_list_alike_in_the_order_noted() -
     # A null condition notes nothing, as a null code does.
     lf = warn_where(lf, "t", "old", t < 2)
     lf = warn(lf, "k", pl.when(k == "d").then(pl.lit("odd")))
+    # The point of flag_where: a Boolean per row, not a String of mostly nulls.
+    codes = {n: t for n, t in lf.collect_schema().items() if n.startswith(("_reason.", "_warn"))}
+    assert [t for n, t in codes.items() if n.endswith((".missing", ".reserved", ".old"))] == [
+        pl.Boolean
+    ] * 3
     valid, rejected, _ = split(
         lf, columns=["k", "t"], schema=SCHEMA, business_key=["k"], updated_at="t"
     ).collect()
