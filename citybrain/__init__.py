@@ -21,7 +21,7 @@ import os
 #: (transforms.batch.NormalizedBatch._chunks) and many of Polars', spread over eight
 #: arenas, so a thread often found its own arena empty and faulted in fresh pages while
 #: another's held freed ones. Staging the 5M-resident population export, 5 interleaved
-#: pairs: 0.97x the time (0.94-1.00), 15-25% fewer page faults, 250-480 MB less at peak.
+#: pairs: 0.97x the time (0.94-1.00), 15-25% fewer page faults, 170-480 MB less at peak.
 ALLOCATOR_CONF = "dirty_decay_ms:10000,muzzy_decay_ms:0,percpu_arena:percpu"
 
 # Polars reads the variable once, when it is first imported, and appends it to its own
