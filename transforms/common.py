@@ -71,13 +71,20 @@ def normalize_with(
     )
 
 
-def map_fields(fields: Mapping[str, Sequence[str]], *, distinct: Collection[str] = ()) -> Step:
+def map_fields(
+    fields: Mapping[str, Sequence[str]],
+    *,
+    distinct: Collection[str] = (),
+    clean_later: Collection[str] = (),
+) -> Step:
     """Canonical columns from the department's field names, cleaned (NFKC, nulls).
 
     When a column has several source names (two generations of a standard), the first
     present and non-null wins, row by row. A source field absent from the delivery gives
     nulls, which ``require`` then reports as ``<column>.missing``. The columns in
-    ``distinct`` have few values (codes, types): each value is cleaned once.
+    ``distinct`` have few values (codes, types): each value is cleaned once. The columns
+    in ``clean_later`` are mapped as delivered: free text that no step looks at, cleaned by
+    :func:`cleaned_later` after the split, on the valid rows alone.
 
     >>> lf = pl.LazyFrame({"CF_CFJGDM": ["A", None], "CF_XZJGDM": [None, "B"]})
     >>> map_fields({"authority_code": ["CF_CFJGDM", "CF_XZJGDM"]})(lf).collect().to_dicts()
@@ -89,13 +96,37 @@ def map_fields(fields: Mapping[str, Sequence[str]], *, distinct: Collection[str]
         exprs = []
         for column, names in fields.items():
             found = [
-                _clean(pl.col(n).cast(pl.String), column in distinct) for n in names if n in present
+                pl.col(n).cast(pl.String)
+                if column in clean_later
+                else _clean(pl.col(n).cast(pl.String), column in distinct)
+                for n in names
+                if n in present
             ]
             expr = pl.coalesce(found) if found else pl.lit(None, dtype=pl.String)
             exprs.append(expr.alias(column))
         return frame.with_columns(exprs)
 
     return step
+
+
+def cleaned_later(column: str) -> Callable[[NormalizeContext], pl.Expr]:
+    """A derived column (:func:`normalize_with`) that cleans ``column``, mapped by
+    :func:`map_fields` with ``clean_later``: free text cleaned after the split.
+
+    A column that never rejects a row need not be cleaned on the steps' way, which is each
+    chunk's longest (see :class:`transforms.batch.Ending`); the rejected and superseded rows
+    keep their raw records, so they need no cleaned copy either.
+
+    >>> from datetime import date
+    >>> ctx = NormalizeContext(fields={}, today=date(2026, 1, 1))
+    >>> pl.DataFrame({"a": ["\u3000广州市\uff11号 ", "无"]}).select(cleaned_later("a")(ctx))["a"].to_list()
+    ['广州市1号', None]
+    """
+
+    def build(ctx: NormalizeContext) -> pl.Expr:
+        return clean_text(pl.col(column))
+
+    return build
 
 
 def _clean(text: pl.Expr, distinct: bool) -> pl.Expr:

@@ -91,13 +91,15 @@ def _run(*overrides: dict[str, str | None]) -> tuple[pl.DataFrame, pl.DataFrame,
 
 
 def _stepped(rows: list[dict[str, str | None]]) -> pl.DataFrame:
-    """Every step but the final split, over many cases at once.
+    """Every step, then the columns the split derives for valid rows (``DERIVED``), over
+    many cases at once.
 
     Planning the chain costs ~0.3 s whatever the row count, so the per-dirt cases share
     one run; ``split`` (de-duplication) is tested on its own below.
     """
     steps = [build(CTX) for build in STEPS]
-    return run_steps(begin(_frame(rows)), steps).pipe(reason_lists).collect()
+    derived = [build(CTX).alias(column) for column, build in DERIVED.items()]
+    return run_steps(begin(_frame(rows)), steps).pipe(reason_lists).with_columns(derived).collect()
 
 
 def _cases(params: list) -> list:
