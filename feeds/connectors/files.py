@@ -442,7 +442,8 @@ def _transcode(src: Path, dst: Path, encoding: str, *, feed: str, source: Path) 
     offset = newlines = 0
     last = ""
     with src.open("rb") as fin, dst.open("wb") as fout:
-        early = raw_zone.EarlyWriteback(fout)
+        # The stage reads the UTF-8 copy: the raw copy's pages are given back as read.
+        early, once = raw_zone.EarlyWriteback(fout), raw_zone.ReadOnce(fin)
         while True:
             chunk = fin.read(raw_zone.CHUNK_SIZE)
             try:
@@ -466,6 +467,8 @@ def _transcode(src: Path, dst: Path, encoding: str, *, feed: str, source: Path) 
             if not chunk:
                 break
             offset += len(chunk)
+            once.read(offset)
+        once.finish()
         # The delivery names this copy as what stage reads, so it must be on disk before
         # the delivery is recorded, as the raw bytes are.
         fout.flush()

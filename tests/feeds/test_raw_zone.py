@@ -215,6 +215,33 @@ def test_a_large_copy_goes_to_disk_while_it_is_made(
     ]
 
 
+@pytest.mark.skipif(not hasattr(os, "posix_fadvise"), reason="posix_fadvise is POSIX's")
+def test_the_delivery_read_is_handed_back_to_the_kernel_as_it_is_copied(
+    zone: RawZone, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The source's pages are given back range by range as they are copied, then the rest:
+    the next task reads the raw zone's copy, never the source again."""
+    monkeypatch.setattr(raw_zone, "CHUNK_SIZE", 1000)
+    monkeypatch.setattr(raw_zone, "RELEASE_BYTES", 4000)
+    released: dict[str, list[tuple[int, int]]] = {}
+    real_fadvise = os.posix_fadvise
+
+    def recording_fadvise(fd: int, offset: int, length: int, advice: int) -> None:
+        assert advice == os.POSIX_FADV_DONTNEED
+        name = Path(os.readlink(f"/proc/self/fd/{fd}")).name
+        released.setdefault(name, []).append((offset, length))
+        real_fadvise(fd, offset, length, advice)
+
+    monkeypatch.setattr(os, "posix_fadvise", recording_fadvise)
+    data = os.urandom(10_500)
+    source = _file(tmp_path, "big.bin", data)
+    stored = zone.store_file("geospatial", "boundaries", source, format="geojson")
+    assert stored.raw_paths[0].read_bytes() == data  # the copy is whole
+    assert source.read_bytes() == data  # and the source untouched
+    # 0 as the length: to the end of the file.
+    assert released == {"big.bin": [(0, 4000), (4000, 4000), (8000, 0)]}
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="sync_file_range is Linux's")
 def test_writeback_is_started_by_the_kernel_on_linux(tmp_path: Path) -> None:
     # A binding that silently did nothing would leave every fsync as slow as before.

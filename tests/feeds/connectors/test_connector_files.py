@@ -136,6 +136,31 @@ def test_encodings_read_back_equal(
     assert_frame_equal(read_delivery(raw).collect(), _expected(rows, source))
 
 
+@pytest.mark.skipif(not hasattr(os, "posix_fadvise"), reason="posix_fadvise is POSIX's")
+def test_a_gbk_delivery_is_read_once_from_the_drop_and_once_from_the_raw_zone(
+    zone: RawZone, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The stage reads the UTF-8 copy: the source's pages and then the raw copy's are given
+    # back to the kernel, each whole, as they are read (feeds.raw_zone.ReadOnce).
+    released: list[Path] = []
+    real_fadvise = os.posix_fadvise
+
+    def recording_fadvise(fd: int, offset: int, length: int, advice: int) -> None:
+        if advice == os.POSIX_FADV_DONTNEED and length == 0:
+            released.append(Path(os.readlink(f"/proc/self/fd/{fd}")))
+        real_fadvise(fd, offset, length, advice)
+
+    monkeypatch.setattr(os, "posix_fadvise", recording_fadvise)
+    source = _drop(tmp_path / "drop", "scjg_sczt_20240301.csv", _csv(ROWS).encode("gbk"))
+
+    (raw,) = _pull(zone, tmp_path / "drop")
+
+    assert raw.text_path is not None
+    assert [p.name for p in released] == [source.name, raw.raw_paths[0].name]
+    assert released[0] == source
+    assert_frame_equal(read_delivery(raw).collect(), _expected(ROWS, source))
+
+
 def test_multibyte_characters_split_across_chunks_decode_intact(
     zone: RawZone, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
