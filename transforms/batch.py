@@ -631,7 +631,9 @@ def _note_where(
 
 def _code_column(prefix: str, field: str, code: str | None = None) -> str:
     if "." in field:  # _noted reads the field up to the first dot
-        raise ValueError(f"a field noted with a code has no dot in its name: {field!r}")
+        raise ValueError(
+            f"a field's name cannot hold a dot (the code columns are read back by it): {field!r}"
+        )
     name = f"{prefix}{next(_NOTE_NUMBERS)}.{field}"
     return name if code is None else f"{name}.{code}"
 

@@ -84,7 +84,8 @@ def map_fields(
     nulls, which ``require`` then reports as ``<column>.missing``. The columns in
     ``distinct`` have few values (codes, types): each value is cleaned once. The columns
     in ``clean_later`` are mapped as delivered: free text that no step looks at, cleaned by
-    :func:`cleaned_later` after the split, on the valid rows alone.
+    :func:`cleaned_later` after the split, on the valid rows alone. (Not a column with
+    several source names: which one wins depends on the cleaned values, ``无`` being null.)
 
     >>> lf = pl.LazyFrame({"CF_CFJGDM": ["A", None], "CF_XZJGDM": [None, "B"]})
     >>> map_fields({"authority_code": ["CF_CFJGDM", "CF_XZJGDM"]})(lf).collect().to_dicts()
@@ -95,9 +96,10 @@ def map_fields(
         present = set(frame.collect_schema().names())
         exprs = []
         for column, names in fields.items():
+            later = column in clean_later and len(names) == 1
             found = [
                 pl.col(n).cast(pl.String)
-                if column in clean_later
+                if later
                 else _clean(pl.col(n).cast(pl.String), column in distinct)
                 for n in names
                 if n in present

@@ -8,6 +8,7 @@ the plain computation on deterministic, dirty inputs.
 from __future__ import annotations
 
 import random
+from datetime import date
 
 import polars as pl
 import pytest
@@ -17,7 +18,8 @@ from schemas.codes.dates import OPEN_ENDED_SPELLINGS, parse_date, parse_datetime
 from schemas.codes.person_codes import check_sex_code
 from schemas.codes.region import check_statistical_code
 from transforms.batch import begin, flag, has_reasons, reason_lists, split, warn
-from transforms.common import fast_date, fast_datetime, map_fields, with_check
+from transforms.common import cleaned_later, fast_date, fast_datetime, map_fields, with_check
+from transforms.context import NormalizeContext
 
 # --- reason lists -------------------------------------------------------------------
 
@@ -231,3 +233,23 @@ def test_map_fields_cleans_distinct_values_alike(engine) -> None:
         map_fields(fields, distinct=["entity_type"])(lf).collect(engine=engine),
         map_fields(fields)(lf).collect(),
     )
+
+
+def test_a_column_cleaned_later_ends_as_one_cleaned_at_once() -> None:
+    """Free text mapped as delivered and cleaned after the split (cleaned_later) ends as
+    map_fields would have cleaned it; a column of two source names is cleaned at once, as
+    which name wins depends on the cleaned values (the first is a null spelling here)."""
+    pool = ["\u3000广州市天河区\uff11号 ", " 无 ", "ＮＵＬＬ", None, "广州市 越秀区", "e\u0301"]
+    lf = pl.LazyFrame(
+        {"A": pool, "OLD": ["无", None, "x", "y", "z", "w"], "NEW": ["v", "u", "t", "s", "r", "q"]}
+    )
+    fields = {"address": ["A"], "two": ["OLD", "NEW"]}
+    ctx = NormalizeContext(fields={}, today=date(2026, 1, 1))
+    at_once = map_fields(fields)(lf).collect()
+    later = (
+        map_fields(fields, clean_later=["address", "two"])(lf)
+        .with_columns(cleaned_later("address")(ctx).alias("address"))
+        .collect()
+    )
+    assert_frame_equal(later, at_once)
+    assert at_once["two"].to_list() == ["v", "u", "x", "y", "z", "w"]
