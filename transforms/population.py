@@ -4,8 +4,7 @@
 :class:`~transforms.context.NormalizeContext` and returns a pure ``LazyFrame -> LazyFrame``
 step. :func:`normalize_persons` runs them and ends in ``split`` (business key
 ``id_number``, newest ``source_updated_at`` wins, then the later source row), which
-computes the :data:`DERIVED` columns (``person_key``, the name without gaps, the cleaned
-addresses) on the valid rows.
+computes the :data:`DERIVED` columns (``person_key``) on the valid rows.
 
 The citizen ID is the authority for sex and birth date (GB 11643, standards.md §1.3 step
 6): a declared value that contradicts it rejects the row (``sex_code.mismatch_id``,
@@ -120,19 +119,20 @@ def normalize_id_number(ctx: NormalizeContext) -> Step:
     )
 
 
-def name_without_gaps(ctx: NormalizeContext) -> pl.Expr:
+def normalize_name(ctx: NormalizeContext) -> Step:
     """Names lose the spaces typed between Chinese characters (``张 三`` → ``张三``).
-
-    Derived after the split, for the valid rows alone (:data:`DERIVED`): it never rejects a
-    row (the name is required, and was checked cleaned, before).
 
     >>> from datetime import date
     >>> ctx = NormalizeContext(fields={}, today=date(2026, 1, 1))
     >>> lf = pl.LazyFrame({"name": ["张 三", "欧阳 娜娜"]})
-    >>> lf.select(name_without_gaps(ctx)).collect()["name"].to_list()
+    >>> normalize_name(ctx)(lf).collect()["name"].to_list()
     ['张三', '欧阳娜娜']
     """
-    return collapse_spaces(pl.col("name"))
+
+    def step(frame: pl.LazyFrame) -> pl.LazyFrame:
+        return frame.with_columns(collapse_spaces(pl.col("name")))
+
+    return step
 
 
 def normalize_sex_code(ctx: NormalizeContext) -> Step:
@@ -413,6 +413,7 @@ STEPS: tuple[StepBuilder, ...] = (
     map_source_fields,
     require_columns,
     normalize_id_number,
+    normalize_name,
     normalize_sex_code,
     normalize_birth_date,
     normalize_ethnicity_code,
@@ -424,10 +425,8 @@ STEPS: tuple[StepBuilder, ...] = (
     normalize_updated_at,
     require_from_id,
 )
-#: Columns computed on the valid rows, after the split: what never rejects a row.
-DERIVED = {"person_key": person_key, "name": name_without_gaps} | {
-    column: cleaned_later(column) for column in _FREE_TEXT
-}
+#: Columns computed on the valid rows, after the split.
+DERIVED = {"person_key": person_key} | {column: cleaned_later(column) for column in _FREE_TEXT}
 
 
 def normalize_persons(frame: pl.LazyFrame, ctx: NormalizeContext) -> NormalizedBatch:
