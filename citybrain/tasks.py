@@ -239,7 +239,7 @@ def stage_delivery(
         return SkippedBatch(**_batch_of(raw, res), loaded=raw.loaded).model_dump(mode="json")
 
     from citybrain.keys import person_key
-    from feeds.connectors import read_delivery
+    from feeds.connectors import read_delivery, read_in_chunks
     from transforms import normalizer
     from transforms.context import NormalizeContext
     from warehouse.directory import authority_directory
@@ -263,6 +263,7 @@ def stage_delivery(
         rows_hint=raw.rows_hint,
         on_rows=chunk_done,
         for_lake=_lake_versions(raw, res),
+        chunks=read_in_chunks(raw),
     )
     rows_valid, rows_rejected, rows_duplicate = written.rows
     staged = StagedBatch(

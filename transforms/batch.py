@@ -112,19 +112,47 @@ _NONE_BEATEN = pl.DataFrame(schema={SOURCE_ROW: pl.Int64, _CHUNK: pl.UInt32, _AT
 _NONE_LOST = pl.Series(SOURCE_ROW, [], dtype=pl.Int64)
 
 
+#: How a delivery is read a chunk at a time: a function of the rows wanted per chunk that
+#: yields the delivery's rows in order, every row once, with ``_source`` and ``_source_row``
+#: (e.g. ``feeds.connectors.read_in_chunks``). A chunk may hold more or fewer rows than
+#: asked for; the last may be short.
+Chunks = Callable[[int], Iterator[pl.DataFrame]]
+
+
 def read_slice(delivery: pl.LazyFrame, offset: int, rows: int) -> pl.DataFrame:
     """Rows ``offset`` to ``offset + rows`` of the delivery, read into memory."""
     return delivery.slice(offset, rows).collect()
 
 
+def slices(delivery: pl.LazyFrame) -> Chunks:
+    """:data:`Chunks` of any delivery: slices of it, until one comes up short.
+
+    >>> lf = pl.LazyFrame({"k": list(range(5))})
+    >>> [c["k"].to_list() for c in slices(lf)(2)]
+    [[0, 1], [2, 3], [4]]
+    """
+
+    def chunks(rows: int) -> Iterator[pl.DataFrame]:
+        offset = 0
+        while True:
+            chunk = read_slice(delivery, offset, rows)
+            yield chunk
+            if chunk.height < rows:
+                return
+            offset += rows
+
+    return chunks
+
+
 @dataclass(frozen=True)
 class _Stepped:
-    """One chunk after the steps, and the read of the next one if there is a next one."""
+    """One chunk after the steps (None: the delivery had no more), its rows as read, and
+    the read of the chunk after it."""
 
     offset: int
-    rows: pl.DataFrame
-    last: bool
-    following: Future[pl.DataFrame] | None
+    rows: pl.DataFrame | None
+    read: int
+    following: Future[pl.DataFrame | None]
 
 
 @dataclass(frozen=True)
@@ -179,9 +207,10 @@ class NormalizedBatch:
         valid, rejected, duplicates = pl.collect_all(self.ending(stepped))
         return valid, rejected, duplicates
 
-    def _chunks(self, chunk_rows: int) -> Iterator[tuple[int, pl.DataFrame]]:
-        """The stepped rows, ``chunk_rows`` source rows at a time (none for no rows), each
-        with the position of its first row in the delivery (or in ``stepped``).
+    def _chunks(self, chunk_rows: int, chunks: Chunks | None) -> Iterator[tuple[int, pl.DataFrame]]:
+        """The stepped rows, about ``chunk_rows`` source rows at a time (none for no rows),
+        each with the position of its first row in the delivery (or in ``stepped``). The
+        delivery is read by ``chunks``, else in slices of it.
 
         Three chunks are under way at once, each in a thread of its own: this one is split
         and written by the caller, the next one is stepped, and the one after it is read.
@@ -201,32 +230,30 @@ class NormalizedBatch:
                 yield offset, chunk
                 offset += chunk.height
             return
-        steps, delivery = self.steps, self.delivery
+        steps = self.steps
+        # Read in the one reader thread, one chunk after the other.
+        reading = (chunks or slices(self.delivery))(chunk_rows)
 
-        def stepped(offset: int, received: Future[pl.DataFrame]) -> _Stepped:
+        def stepped(offset: int, received: Future[pl.DataFrame | None]) -> _Stepped:
             rows = received.result()
-            # The steps keep every row (they may reorder them): a short slice is the last.
-            last = rows.height < chunk_rows
-            following = (
-                None
-                if last
-                else reader.submit(read_slice, delivery, offset + chunk_rows, chunk_rows)
-            )
-            return _Stepped(offset, steps(rows.lazy()).collect(), last, following)
+            following = reader.submit(next, reading, None)
+            if rows is None:
+                return _Stepped(offset, None, 0, following)
+            # The steps keep every row (they may reorder them).
+            return _Stepped(offset, steps(rows.lazy()).collect(), rows.height, following)
 
         with (
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="citybrain-read") as reader,
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="citybrain-chunk") as ahead,
         ):
-            pending = ahead.submit(stepped, 0, reader.submit(read_slice, delivery, 0, chunk_rows))
+            pending = ahead.submit(stepped, 0, reader.submit(next, reading, None))
             while True:
                 done = pending.result()
-                if done.following is not None:
-                    pending = ahead.submit(stepped, done.offset + chunk_rows, done.following)
+                if done.rows is None:
+                    return
+                pending = ahead.submit(stepped, done.offset + done.read, done.following)
                 if done.rows.height:
                     yield done.offset, done.rows
-                if done.last:
-                    return
 
     def write(
         self,
@@ -236,6 +263,7 @@ class NormalizedBatch:
         rows_hint: int | None = None,
         on_rows: Callable[[int], None] | None = None,
         for_lake: VersionSource | None = None,
+        chunks: Chunks | None = None,
     ) -> WrittenBatch:
         """Write valid, rejected and duplicate rows as Parquet, a chunk at a time: of
         ``chunk_rows`` rows, else sized by :func:`chunk_size` from the delivery's expected
@@ -253,6 +281,10 @@ class NormalizedBatch:
         chunk, read with :func:`transforms.staged.scan_valid`: a key seen in several chunks
         keeps its newest version, and the others become duplicates and are listed in the
         folder's ``superseded.parquet``.
+
+        ``chunks`` reads the delivery a chunk at a time where a reader knows how to do so
+        without slicing it (:data:`Chunks`): a slice of a CSV scan reads the file again from
+        its start to find its first row.
 
         With ``for_lake``, the valid rows are written as the lake keeps them
         (:func:`transforms.versions.as_versions`: record hash, provenance, SCD2 period, the
@@ -298,7 +330,9 @@ class NormalizedBatch:
         # export's, whose raw records were read back from the delivery otherwise: 1.1 s).
         previous: pl.DataFrame | None = None
         rows_valid = 0
-        for index, (offset, chunk) in enumerate(_reporting(self._chunks(chunk_rows), on_rows)):
+        for index, (offset, chunk) in enumerate(
+            _reporting(self._chunks(chunk_rows, chunks), on_rows)
+        ):
             part = parts_dir / f"part-{len(parts):05d}.parquet"
             kept, bad, dups = self._split_into(part, chunk, unique, for_lake)
             parts.append(part)

@@ -17,7 +17,7 @@ from polars.testing import assert_frame_equal
 
 from feeds import raw_zone
 from feeds.connectors.files import list_files, pull_files
-from feeds.connectors.read import read_delivery
+from feeds.connectors.read import read_delivery, read_in_chunks
 from feeds.delivery import RawDelivery
 from feeds.raw_zone import RawZone, Staging
 from feeds.spec import FEEDS, FileDropTransport
@@ -383,6 +383,68 @@ def test_one_file_as_the_source(zone: RawZone, tmp_path: Path) -> None:
         _pull(zone, other)
     with pytest.raises(SourceUnavailable, match="mounted"):
         _pull(zone, tmp_path / "nowhere")
+
+
+def _many_rows(n: int, seed: int) -> list[list[str]]:
+    """Rows of every shape a one-record-per-line export holds: quoted commas and quotes,
+    empty fields, null spellings, CJK text, and now and then a short row."""
+    rng = random.Random(seed)
+    cells = ["", "无", "NULL", "软件开发", "批发,零售", '说"明"', "广州（南沙）", " 12 ", "x"]
+    rows = []
+    for i in range(n):
+        row = [f"91440101MA{i:08d}", *(rng.choice(cells) for _ in HEADER[1:])]
+        rows.append(row[: rng.randint(2, len(HEADER))] if rng.random() < 0.03 else row)
+    return rows
+
+
+def _lines(rows: list[list[str]], eol: str, last_eol: bool) -> str:
+    def cell(value: str) -> str:
+        return '"' + value.replace('"', '""') + '"' if any(c in value for c in ',"') else value
+
+    text = eol.join(",".join(cell(v) for v in row) for row in [HEADER, *rows])
+    return text + eol if last_eol else text
+
+
+@pytest.mark.parametrize("codec", ["utf-8", "utf-8-sig", "gbk"])
+@pytest.mark.parametrize(
+    ("eol", "last_eol"),
+    [("\r\n", True), ("\n", True), ("\n", False)],
+    ids=["crlf", "lf", "no-last-lf"],
+)
+@pytest.mark.parametrize("rows_per_chunk", [1, 37, 250, 10_000])
+def test_chunks_read_once_hold_what_the_whole_file_holds(
+    codec: str, eol: str, last_eol: bool, rows_per_chunk: int, zone: RawZone, tmp_path: Path
+) -> None:
+    rows = _many_rows(500, seed=len(codec) + rows_per_chunk)
+    data = _lines(rows, eol, last_eol).encode(codec)
+    _drop(tmp_path / "drop", "scjg_sczt_20240301.csv", data)
+    (raw,) = _pull(zone, tmp_path / "drop")
+    assert raw.rows_hint == len(rows) and raw.lines == len(rows) + 1
+
+    chunks = read_in_chunks(raw)
+    assert chunks is not None
+    read = list(chunks(rows_per_chunk))
+
+    whole = read_delivery(raw).collect()
+    assert_frame_equal(pl.concat(read), whole)
+    # As many chunks as slices would make, of about the rows asked for (spans of equal
+    # bytes: two cuts can fall in one line when a chunk is a line or two, and are one).
+    slices = -(-len(rows) // rows_per_chunk)
+    assert len(read) == slices if rows_per_chunk > 1 else 0 < len(read) <= slices
+    assert all(abs(c.height - rows_per_chunk) <= rows_per_chunk // 4 + 2 for c in read[:-1])
+    assert read[-1].height <= rows_per_chunk + rows_per_chunk // 4 + 2
+
+
+def test_no_chunks_read_once_where_a_field_holds_a_line_break(
+    zone: RawZone, tmp_path: Path
+) -> None:
+    # ROWS has a line break inside a quoted field: a line end does not always end a record,
+    # so the file can only be read in slices of its whole scan.
+    _drop(tmp_path / "drop", "scjg_sczt_20240301.csv", _csv(ROWS).encode("utf-8"))
+    (raw,) = _pull(zone, tmp_path / "drop")
+    assert raw.lines == raw.rows_hint + 2  # type: ignore[operator]
+    assert read_in_chunks(raw) is None
+    assert read_in_chunks(raw.model_copy(update={"rows_hint": None})) is None
 
 
 # --- XLSX ------------------------------------------------------------------------------
