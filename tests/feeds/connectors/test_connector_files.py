@@ -21,7 +21,7 @@ from feeds.connectors.read import read_delivery, read_in_chunks
 from feeds.delivery import RawDelivery
 from feeds.raw_zone import RawZone, Staging
 from feeds.spec import FEEDS, FileDropTransport
-from schemas.errors import ContractViolation, SourceUnavailable
+from schemas.errors import ContractViolation, SourceUnavailable, TerminalError
 
 LEGAL = FEEDS["legal_entity"]
 ENTITIES = LEGAL.resources[0]
@@ -433,6 +433,23 @@ def test_chunks_read_once_hold_what_the_whole_file_holds(
     assert len(read) == slices if rows_per_chunk > 1 else 0 < len(read) <= slices
     assert all(abs(c.height - rows_per_chunk) <= rows_per_chunk // 4 + 2 for c in read[:-1])
     assert read[-1].height <= rows_per_chunk + rows_per_chunk // 4 + 2
+
+
+def test_a_raw_copy_cut_short_after_the_pull_is_an_error_not_fewer_rows(
+    zone: RawZone, tmp_path: Path
+) -> None:
+    rows = _many_rows(300, seed=1)
+    _drop(tmp_path / "drop", "scjg_sczt_20240301.csv", _lines(rows, "\n", True).encode("utf-8"))
+    (raw,) = _pull(zone, tmp_path / "drop")
+    chunks = read_in_chunks(raw)
+    assert chunks is not None
+    reading = chunks(100)
+    first = next(reading)
+    stored = raw.raw_paths[0]
+    os.truncate(stored, stored.stat().st_size - 1000)
+    with pytest.raises(TerminalError, match="pull the delivery again"):
+        list(reading)
+    assert first.height < len(rows)
 
 
 def test_no_chunks_read_once_where_a_field_holds_a_line_break(
