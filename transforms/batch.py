@@ -73,15 +73,18 @@ Step = Callable[[pl.LazyFrame], pl.LazyFrame]
 ONE_CHUNK_ROWS = 1_250_000
 #: Most source rows of a chunk when a larger delivery is cut into equal chunks
 #: (:func:`chunk_size`). Smaller chunks fault in fewer fresh pages each, which this kind of
-#: VM pays dearly for; larger ones read the delivery again from its start fewer times (a
-#: CSV slice at an offset is found by reading up to it). Measured staging the 5M-resident
-#: population export (5,050,096 rows), pull and stage in one process: 5 chunks of
-#: 1,010,020 rows 25.1 s and 3.10 GiB at peak; 8 of 631,263 23.8 s and 2.39 GiB; 12 of
-#: 420,842 a further 1.03-1.06x faster and 1.99 GiB; 17 of 297,065 1.05-1.15x slower. Since
-#: the chunk before is kept for its raw records (:meth:`NormalizedBatch.write`), 8 chunks
-#: are 0.91x the wall time of 12 (median of 4 pairs, 0.82-1.06); 5 of 1,010,020 rows 1.07x
-#: slower again at 3.2 GiB. The 5M pipeline peaks at 2.8-3.0 GiB with 8, three of them under
-#: way at once (:meth:`NormalizedBatch._chunks`).
+#: VM pays dearly for; larger ones read the delivery again from its start fewer times,
+#: when it is read in slices (a CSV slice at an offset is found by reading up to it).
+#: Measured staging the 5M-resident population export (5,050,096 rows), pull and stage in
+#: one process: 5 chunks of 1,010,020 rows 25.1 s and 3.10 GiB at peak; 8 of 631,263
+#: 23.8 s and 2.39 GiB; 12 of 420,842 a further 1.03-1.06x faster and 1.99 GiB; 17 of
+#: 297,065 1.05-1.15x slower. Since the chunk before is kept for its raw records
+#: (:meth:`NormalizedBatch.write`), 8 chunks are 0.91x the wall time of 12 (median of 4
+#: pairs, 0.82-1.06); 5 of 1,010,020 rows 1.07x slower again at 3.2 GiB. The 5M pipeline
+#: peaks at 2.8-3.0 GiB with 8, three of them under way at once
+#: (:meth:`NormalizedBatch._chunks`). Read once in spans of bytes
+#: (``feeds.connectors.read_in_chunks``), chunks of 850k and 1.01M rows were no faster and
+#: peaked at 3.0 and 3.6 GiB.
 CHUNK_ROWS = 650_000
 # Staging files live for minutes between two tasks: fast to write beats small. Measured on
 # the 1M-resident population's valid rows: lz4 0.9 CPU-s to write (152 MB), uncompressed
