@@ -335,7 +335,8 @@ def test_a_key_across_chunks_keeps_its_newest_version(
 ) -> None:
     batch = _chunked(rows)
     chunks = _uneven(sizes)(batch.delivery) if sizes else None
-    out = batch.write(tmp_path, chunk_rows=3, chunks=chunks)
+    done: list[int] = []
+    out = batch.write(tmp_path, chunk_rows=3, chunks=chunks, on_rows=done.append)
 
     valid = scan_valid(out.valid_path).sort("_source_row").collect()
     assert valid.filter(pl.col("k") == "a")["_source_row"].to_list() == [winner]
@@ -350,9 +351,10 @@ def test_a_key_across_chunks_keeps_its_newest_version(
         # The parts still hold the versions beaten in another chunk; the list leaves them out.
         assert sorted(pl.read_parquet(out.valid_path / SUPERSEDED)["_source_row"]) == superseded
     else:
-        # One part per chunk handed over, not per slice of 3.
+        # One part per chunk handed over, not per slice of 3, each placed where it starts.
         handed = list(chunks(3))
         assert len(list(out.valid_path.glob("part-*.parquet"))) == len(handed)
+        assert done == list(itertools.accumulate(c.height for c in handed))
 
 
 def test_versions_beaten_in_the_chunk_before_are_not_read_back(tmp_path, monkeypatch) -> None:
