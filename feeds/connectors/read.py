@@ -171,6 +171,8 @@ def _line_start(fd: int, at: int, size: int) -> int:
     """The offset just after the first line end at or after ``at`` (``size`` if none)."""
     while at < size:
         window = os.pread(fd, _PROBE, at)
+        if not window:  # cut short meanwhile: the read of the span will say so
+            return size
         found = window.find(b"\n")
         if found >= 0:
             return at + found + 1
