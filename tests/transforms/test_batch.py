@@ -298,22 +298,19 @@ ACROSS_CHUNKS = {
 }
 
 
-def _uneven(sizes: list[int]):
+def _uneven(delivery: pl.LazyFrame, sizes: list[int]):
     """Chunks of the given sizes, in turn, whatever size is asked for: as a reader that
     cuts a file by bytes hands them over."""
 
-    def reader(delivery: pl.LazyFrame):
-        def chunks(rows: int):
-            frame, start = delivery.collect(), 0
-            for size in itertools.cycle(sizes):
-                if start >= frame.height:
-                    return
-                yield frame.slice(start, size)
-                start += size
+    def chunks(rows: int):
+        frame, start = delivery.collect(), 0
+        for size in itertools.cycle(sizes):
+            if start >= frame.height:
+                return
+            yield frame.slice(start, size)
+            start += size
 
-        return chunks
-
-    return reader
+    return chunks
 
 
 # Slices of 3 rows, or chunks of varying rows as a reader that cuts the delivery by bytes
@@ -334,7 +331,7 @@ def test_a_key_across_chunks_keeps_its_newest_version(
     superseded: list[int],
 ) -> None:
     batch = _chunked(rows)
-    chunks = _uneven(sizes)(batch.delivery) if sizes else None
+    chunks = _uneven(batch.delivery, sizes) if sizes else None
     done: list[int] = []
     out = batch.write(tmp_path, chunk_rows=3, chunks=chunks, on_rows=done.append)
 

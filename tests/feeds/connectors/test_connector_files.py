@@ -71,10 +71,7 @@ RARE_ROW = ["91440101MA5CZZZZ2Z", "", "广州𠮷祥䶮记有限公司", "无", 
 
 
 def _csv(rows: list[list[str]]) -> str:
-    def cell(value: str) -> str:
-        return f'"{value}"' if any(c in value for c in ',"\n') else value
-
-    return "".join(",".join(cell(v) for v in row) + "\r\n" for row in [HEADER, *rows])
+    return _lines(rows, "\r\n", last_eol=True)
 
 
 def _drop(folder: Path, name: str, data: bytes, *, marker: bool = True) -> Path:
@@ -397,9 +394,12 @@ def _many_rows(n: int, seed: int) -> list[list[str]]:
     return rows
 
 
-def _lines(rows: list[list[str]], eol: str, last_eol: bool) -> str:
+def _lines(rows: list[list[str]], eol: str, *, last_eol: bool) -> str:
+    """The header and rows as CSV text, fields quoted where they must be."""
+
     def cell(value: str) -> str:
-        return '"' + value.replace('"', '""') + '"' if any(c in value for c in ',"') else value
+        quoted = any(c in value for c in ',"\n')
+        return '"' + value.replace('"', '""') + '"' if quoted else value
 
     text = eol.join(",".join(cell(v) for v in row) for row in [HEADER, *rows])
     return text + eol if last_eol else text
@@ -416,7 +416,7 @@ def test_chunks_read_once_hold_what_the_whole_file_holds(
     codec: str, eol: str, last_eol: bool, rows_per_chunk: int, zone: RawZone, tmp_path: Path
 ) -> None:
     rows = _many_rows(500, seed=len(codec) + rows_per_chunk)
-    data = _lines(rows, eol, last_eol).encode(codec)
+    data = _lines(rows, eol, last_eol=last_eol).encode(codec)
     _drop(tmp_path / "drop", "scjg_sczt_20240301.csv", data)
     (raw,) = _pull(zone, tmp_path / "drop")
     assert raw.rows_hint == len(rows) and raw.lines == len(rows) + 1
@@ -439,7 +439,11 @@ def test_a_raw_copy_cut_short_after_the_pull_is_an_error_not_fewer_rows(
     zone: RawZone, tmp_path: Path
 ) -> None:
     rows = _many_rows(300, seed=1)
-    _drop(tmp_path / "drop", "scjg_sczt_20240301.csv", _lines(rows, "\n", True).encode("utf-8"))
+    _drop(
+        tmp_path / "drop",
+        "scjg_sczt_20240301.csv",
+        _lines(rows, "\n", last_eol=True).encode("utf-8"),
+    )
     (raw,) = _pull(zone, tmp_path / "drop")
     chunks = read_in_chunks(raw)
     assert chunks is not None
